@@ -1,0 +1,23 @@
+import neostandard from 'neostandard'
+
+// Imports point down only: cli → server → {http, ws} → groups → log → errors.
+// Each folder lists the folders it must never import from.
+const layers = [
+  { files: ['src/log/**/*.ts'], banned: ['../groups', '../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
+  { files: ['src/groups/**/*.ts'], banned: ['../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
+  { files: ['src/http/**/*.ts'], banned: ['../ws', '../server', '../cli'] },
+  { files: ['src/ws/**/*.ts'], banned: ['../http', '../server', '../cli'] },
+  { files: ['src/errors.ts', 'src/clock.ts'], banned: ['./log', './groups', './http', './ws', './server', './cli', 'fastify', '@fastify/*'] }
+]
+
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', 'dist-check/**', 'node_modules/**', '.tap/**', 'data/**'] }),
+  ...layers.map(({ files, banned }) => ({
+    files,
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: banned.map(group => ({ group: [group, `${group}/**`], message: 'imports point down only (see STYLE.md)' }))
+      }]
+    }
+  }))
+]
