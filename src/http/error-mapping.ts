@@ -1,0 +1,51 @@
+import type { ErrorCode } from '../errors.js'
+
+/** How an error is rendered over HTTP: the status and the Confluent-style numeric `error_code`. */
+export interface HttpErrorMapping {
+  status: number
+  errorCode: number
+}
+
+/**
+ * The one mapping from Logway error codes to HTTP. Numeric codes follow the
+ * Confluent REST Proxy: the first three digits are the HTTP status, the rest
+ * tell cases apart (40401 topic not found, 42206 bad record, …).
+ *
+ * - Malformed input (a bad field, a bad topic name) is 400/40001.
+ * - Kafka-level bad requests on well-formed input (the topic exists, bad
+ *   partition count or config) are 400/40002.
+ * - OFFSET_OUT_OF_RANGE is 400/40002 rather than a 404: the partition exists,
+ *   the offset asked for does not; Confluent also answers 40002 for it.
+ * - Problems with a record's payload are 422/42206, and so are body schema
+ *   violations on routes that opt in (see `bodyErrorCode` in error-handler.ts).
+ * - Kafka has one code for a missing topic and a missing partition, so both
+ *   are 40401 here; the REST Proxy's 40402 (partition) and 40403 (consumer
+ *   instance) need codes of their own first.
+ */
+export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
+  INVALID_REQUEST: { status: 400, errorCode: 40001 },
+  INVALID_TOPIC_EXCEPTION: { status: 400, errorCode: 40001 },
+  TOPIC_ALREADY_EXISTS: { status: 400, errorCode: 40002 },
+  UNKNOWN_TOPIC_OR_PARTITION: { status: 404, errorCode: 40401 },
+  INVALID_PARTITIONS: { status: 400, errorCode: 40002 },
+  INVALID_REPLICATION_FACTOR: { status: 400, errorCode: 40002 },
+  INVALID_CONFIG: { status: 400, errorCode: 40002 },
+  OFFSET_OUT_OF_RANGE: { status: 400, errorCode: 40002 },
+  MESSAGE_TOO_LARGE: { status: 422, errorCode: 42206 },
+  INVALID_RECORD: { status: 422, errorCode: 42206 },
+  INVALID_TIMESTAMP: { status: 422, errorCode: 42206 },
+  KAFKA_STORAGE_ERROR: { status: 507, errorCode: 50701 },
+  BROKER_NOT_AVAILABLE: { status: 503, errorCode: 50301 },
+  UNKNOWN_SERVER_ERROR: { status: 500, errorCode: 50001 }
+}
+
+/**
+ * Failures of the HTTP request itself, which have no domain code of their own:
+ * they carry code INVALID_REQUEST and, as the REST Proxy does, echo the HTTP
+ * status as `error_code`.
+ */
+export const TRANSPORT_ERRORS = {
+  ROUTE_NOT_FOUND: { status: 404, errorCode: 404, code: 'INVALID_REQUEST' },
+  PAYLOAD_TOO_LARGE: { status: 413, errorCode: 413, code: 'INVALID_REQUEST' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, errorCode: 415, code: 'INVALID_REQUEST' }
+} as const satisfies Record<string, HttpErrorMapping & { code: ErrorCode }>

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises'
+import type { FastifyPluginAsync } from 'fastify'
+import { parse } from 'yaml'
+import { LogwayError } from '../errors.js'
+
+/** The committed, generated spec (`npm run openapi` writes it). */
+export const OPENAPI_FILE = new URL('../../openapi.yaml', import.meta.url)
+
+/**
+ * GET /openapi.yaml serves the committed spec as it is; GET /openapi.json
+ * serves the same document as JSON, parsed once at startup. A missing file
+ * (only while generating it for the first time) makes both answer 500.
+ */
+export const openapiRoutes: FastifyPluginAsync = async (app) => {
+  let yamlText: string | undefined
+  let jsonText: string | undefined
+  try {
+    yamlText = await readFile(OPENAPI_FILE, 'utf8')
+    jsonText = JSON.stringify(parse(yamlText))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    app.log.warn('openapi.yaml is missing: run npm run openapi')
+  }
+  const missing = (): never => { throw new LogwayError('UNKNOWN_SERVER_ERROR', 'openapi.yaml is missing from this installation.') }
+
+  app.get('/openapi.yaml', {
+    schema: {
+      summary: 'This OpenAPI document, as YAML',
+      operationId: 'getOpenapiYaml',
+      tags: ['openapi'],
+      response: {
+        200: { description: 'OpenAPI 3.1 document', content: { 'application/yaml': { schema: { type: 'string' } } } }
+      }
+    }
+  }, async (_request, reply) => {
+    if (yamlText === undefined) return missing()
+    return reply.type('application/yaml; charset=utf-8').send(yamlText)
+  })
+
+  app.get('/openapi.json', {
+    schema: {
+      summary: 'This OpenAPI document, as JSON',
+      operationId: 'getOpenapiJson',
+      tags: ['openapi'],
+      response: {
+        200: { description: 'OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } } }
+      }
+    }
+  }, async (_request, reply) => {
+    if (jsonText === undefined) return missing()
+    return reply.type('application/json; charset=utf-8').send(jsonText)
+  })
+}

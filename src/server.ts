@@ -1,0 +1,65 @@
+import fastify, { type FastifyInstance } from 'fastify'
+import { systemClock, type Clock } from './clock.js'
+import type { Config } from './config.js'
+import { installErrorHandler } from './http/error-handler.js'
+import { healthRoutes } from './http/health-routes.js'
+import { installLogAccess } from './http/log-access.js'
+import { openapiRoutes } from './http/openapi-routes.js'
+import { loadSharedSchemas } from './http/shared-schemas.js'
+import { buildValidator } from './http/validator-compiler.js'
+import { LogStore, type LogStoreOptions } from './log/log-store.js'
+
+export interface ServerDeps {
+  clock?: Clock
+  /**
+   * A log store, or the promise of one, owned by the caller: app.close() does
+   * not close it. Without one, buildServer opens a LogStore at
+   * `config.dataDir` in the background and closes it in app.close().
+   */
+  store?: LogStore | Promise<LogStore>
+  /**
+   * Opens the store the app owns when `store` is not given (default
+   * LogStore.open); the app closes what it returns in app.close().
+   */
+  openLog?: (options: LogStoreOptions) => Promise<LogStore>
+  /**
+   * Called with the app before any route is registered: the place for
+   * onRoute hooks and for @fastify/swagger when generating openapi.yaml.
+   */
+  beforeRoutes?: (app: FastifyInstance) => void
+}
+
+/**
+ * Builds the Logway app; never listens. The log opens in the background:
+ * GET /ready answers 503 until it is open, and route plugins reach it with
+ * `await app.getLog()`. app.close() stops accepting, lets in-flight requests
+ * finish, then closes the log (which waits for in-flight appends).
+ */
+export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInstance {
+  const clock = deps.clock ?? systemClock
+  const startedAt = clock.now()
+  const app = fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    // Requests that arrive while closing get the usual error body from log-access.ts instead of Fastify's own.
+    return503OnClosing: false,
+    schemaController: { compilersFactory: { buildValidator } }
+  })
+
+  for (const schema of loadSharedSchemas()) app.addSchema(schema)
+  installErrorHandler(app)
+  installLogAccess(app, {
+    // Deferred by a tick so that even a synchronous throw from open() becomes a failed open, not a failed build.
+    store: deps.store ?? Promise.resolve().then(() => (deps.openLog ?? LogStore.open)({
+      dataDir: config.dataDir,
+      clock,
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs
+    })),
+    owned: deps.store === undefined
+  })
+
+  deps.beforeRoutes?.(app)
+  app.register(healthRoutes, { clock, startedAt })
+  app.register(openapiRoutes)
+  return app
+}
