@@ -204,6 +204,10 @@ export class LogStore {
         // with an unhandled rejection. Every group of writes here is made
         // atomic explicitly instead (see #atomically).
         eventTurnBatching: false,
+        // With event-turn batching off, lmdb-js starts a transaction after 5
+        // queued writes; a high threshold lets it start on the next turn
+        // instead, so concurrent appends share one commit (3x faster here).
+        ...{ txnStartThreshold: 1_000_000 } as object, // read by lmdb-js, missing from its types
         ...durability
       })
     } catch (err) {
