@@ -12,6 +12,7 @@ export interface Config {
   logLevel: LogLevel
   retentionCheckIntervalMs: number
   bodyLimitBytes: number
+  minFreeBytes: number
 }
 
 export type SettingName = keyof Config

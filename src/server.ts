@@ -5,8 +5,11 @@ import { installErrorHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
 import { openapiRoutes } from './http/openapi-routes.js'
+import { v3FetchRoutes } from './http/v3-fetch-routes.js'
+import { v3RecordsRoutes } from './http/v3-records-routes.js'
 import { loadSharedSchemas } from './http/shared-schemas.js'
 import { buildValidator } from './http/validator-compiler.js'
+import { v3AdminRoutes, v3ConfigAlterRoutes } from './http/v3-admin-routes.js'
 import { LogStore, type LogStoreOptions } from './log/log-store.js'
 
 export interface ServerDeps {
@@ -41,6 +44,8 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   const app = fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    // Topic names may be 249 characters long (Kafka's limit); Fastify's default is 100.
+    routerOptions: { maxParamLength: 256 },
     // Requests that arrive while closing get the usual error body from log-access.ts instead of Fastify's own.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator } }
@@ -53,7 +58,8 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
     store: deps.store ?? Promise.resolve().then(() => (deps.openLog ?? LogStore.open)({
       dataDir: config.dataDir,
       clock,
-      retentionCheckIntervalMs: config.retentionCheckIntervalMs
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+      minFreeBytes: config.minFreeBytes
     })),
     owned: deps.store === undefined
   })
@@ -61,5 +67,9 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   deps.beforeRoutes?.(app)
   app.register(healthRoutes, { clock, startedAt })
   app.register(openapiRoutes)
+  app.register(v3AdminRoutes)
+  app.register(v3ConfigAlterRoutes)
+  app.register(v3RecordsRoutes)
+  app.register(v3FetchRoutes)
   return app
 }

@@ -8,7 +8,8 @@ const defaults: Config = {
   port: 8082,
   logLevel: 'info',
   retentionCheckIntervalMs: 30000,
-  bodyLimitBytes: 16 * 1024 * 1024
+  bodyLimitBytes: 16 * 1024 * 1024,
+  minFreeBytes: 64 * 1024 * 1024
 }
 
 /** Asserts that loading fails with a one-line ConfigError naming the setting. */
@@ -47,7 +48,8 @@ t.test('environment names and flags are derived from the setting names', async t
     ['port', 'LOGWAY_PORT', 'port'],
     ['logLevel', 'LOGWAY_LOG_LEVEL', 'log-level'],
     ['retentionCheckIntervalMs', 'LOGWAY_RETENTION_CHECK_INTERVAL_MS', 'retention-check-interval-ms'],
-    ['bodyLimitBytes', 'LOGWAY_BODY_LIMIT_BYTES', 'body-limit-bytes']
+    ['bodyLimitBytes', 'LOGWAY_BODY_LIMIT_BYTES', 'body-limit-bytes'],
+    ['minFreeBytes', 'LOGWAY_MIN_FREE_BYTES', 'min-free-bytes']
   ])
 })
 
@@ -71,9 +73,10 @@ t.test('every setting can be set from the environment and from flags, converted 
     port: '0',
     logLevel: 'trace',
     retentionCheckIntervalMs: '0',
-    bodyLimitBytes: '1024'
+    bodyLimitBytes: '1024',
+    minFreeBytes: '0'
   }
-  const expected: Config = { dataDir: '/var/lib/logway', host: '0.0.0.0', port: 0, logLevel: 'trace', retentionCheckIntervalMs: 0, bodyLimitBytes: 1024 }
+  const expected: Config = { dataDir: '/var/lib/logway', host: '0.0.0.0', port: 0, logLevel: 'trace', retentionCheckIntervalMs: 0, bodyLimitBytes: 1024, minFreeBytes: 0 }
   const env = Object.fromEntries(SETTINGS.map(s => [s.env, strings[s.name]]))
   t.same(loadConfig({ env }), expected, 'from the environment')
   t.same(loadConfig({ flags: strings }), expected, 'from flags')

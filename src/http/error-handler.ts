@@ -26,6 +26,13 @@ export interface RenderedError {
   unexpected: boolean
 }
 
+/**
+ * Kafka has one code for a missing topic and a missing partition; the REST
+ * Proxy tells them apart (40401 topic, 40402 partition). The log names the
+ * partition in `details.partition` when it is the partition that is missing.
+ */
+const UNKNOWN_PARTITION_MAPPING = { status: 404, errorCode: 40402 } as const
+
 interface ErrorLike {
   code?: unknown
   statusCode?: unknown
@@ -37,7 +44,9 @@ interface ErrorLike {
 /** Renders any thrown value as an error response, through the one code → HTTP mapping. */
 export function renderError (err: unknown, routeConfig?: FastifyContextConfig): RenderedError {
   if (isLogwayError(err)) {
-    const { status, errorCode } = ERROR_MAPPING[err.code]
+    const { status, errorCode } = err.code === 'UNKNOWN_TOPIC_OR_PARTITION' && err.details?.partition !== undefined
+      ? UNKNOWN_PARTITION_MAPPING
+      : ERROR_MAPPING[err.code]
     return { status, body: { error_code: errorCode, message: err.message, code: err.code }, unexpected: status >= 500 }
   }
   const e: ErrorLike = typeof err === 'object' && err !== null ? err : {}

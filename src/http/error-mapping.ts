@@ -18,9 +18,9 @@ export interface HttpErrorMapping {
  *   the offset asked for does not; Confluent also answers 40002 for it.
  * - Problems with a record's payload are 422/42206, and so are body schema
  *   violations on routes that opt in (see `bodyErrorCode` in error-handler.ts).
- * - Kafka has one code for a missing topic and a missing partition, so both
- *   are 40401 here; the REST Proxy's 40402 (partition) and 40403 (consumer
- *   instance) need codes of their own first.
+ * - Kafka has one code for a missing topic and a missing partition; the
+ *   error handler renders it 40402 when the error names a partition
+ *   (`details.partition`), else 40401.
  */
 export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   INVALID_REQUEST: { status: 400, errorCode: 40001 },

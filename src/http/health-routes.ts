@@ -1,3 +1,4 @@
+import './route-docs.js'
 import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Clock } from '../clock.js'

@@ -1,3 +1,4 @@
+import './route-docs.js'
 import { readFile } from 'node:fs/promises'
 import type { FastifyPluginAsync } from 'fastify'
 import { parse } from 'yaml'

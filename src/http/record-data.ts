@@ -1,0 +1,56 @@
+import { LogwayError } from '../errors.js'
+
+/** The embedded formats of Confluent v3 produce that need no schema registry. */
+export type RecordDataType = 'BINARY' | 'JSON' | 'STRING'
+
+/** A key or value as a v3 produce request carries it (schemas/RecordData.json). */
+export interface RecordData {
+  type: RecordDataType
+  data?: unknown
+}
+
+/** How fetch renders keys and values: base64, UTF-8 text, or parsed JSON. */
+export type RecordFormat = 'binary' | 'string' | 'json'
+
+// Standard alphabet; padding may be left out, as Guava's decoder (Confluent's) allows.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
+
+/**
+ * Decodes strict base64 (Buffer.from alone silently skips bad characters).
+ * @throws LogwayError INVALID_REQUEST naming `field` when `text` is not base64
+ */
+export function decodeBase64 (text: string, field: string): Buffer {
+  if (!BASE64.test(text)) throw new LogwayError('INVALID_REQUEST', `${field} is not a valid base64 string.`)
+  return Buffer.from(text, 'base64')
+}
+
+/**
+ * The bytes a key or value is stored as: BINARY is base64, STRING is UTF-8,
+ * JSON is the JSON text of `data`. Absent or null data is a null key/value.
+ * @throws LogwayError INVALID_REQUEST on bad base64 or a non-string BINARY/STRING
+ */
+export function recordDataBytes (value: RecordData | null | undefined, field: string): Buffer | null {
+  if (value === null || value === undefined || value.data === null || value.data === undefined) return null
+  const { type, data } = value
+  if (type === 'JSON') return Buffer.from(JSON.stringify(data), 'utf8')
+  if (typeof data !== 'string') throw new LogwayError('INVALID_REQUEST', `${field}.data must be a string for type ${type}.`)
+  return type === 'BINARY' ? decodeBase64(data, `${field}.data`) : Buffer.from(data, 'utf8')
+}
+
+/**
+ * Renders stored bytes in a fetch `format`; null stays null. `json` parses the
+ * bytes as JSON and never guesses: bytes that are not JSON are an error, so a
+ * client never mistakes text for a JSON string (fetch them with `string` or `binary`).
+ * @throws LogwayError INVALID_RECORD when `format` is json and the bytes are not JSON
+ */
+export function renderBytes (bytes: Buffer | null, format: RecordFormat, where: string): unknown {
+  if (bytes === null) return null
+  if (format === 'binary') return bytes.toString('base64')
+  const text = bytes.toString('utf8')
+  if (format === 'string') return text
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new LogwayError('INVALID_RECORD', `The ${where} is not JSON: fetch it with format=string or format=binary.`)
+  }
+}
