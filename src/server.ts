@@ -1,6 +1,7 @@
 import fastify, { type FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
+import { installContentNegotiation } from './http/content-negotiation.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
@@ -53,6 +54,7 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
 
   for (const schema of loadSharedSchemas()) app.addSchema(schema)
   installErrorHandler(app)
+  installContentNegotiation(app)
   installLogAccess(app, {
     // Deferred by a tick so that even a synchronous throw from open() becomes a failed open, not a failed build.
     store: deps.store ?? Promise.resolve().then(() => (deps.openLog ?? LogStore.open)({

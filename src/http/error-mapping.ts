@@ -46,6 +46,7 @@ export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
  */
 export const TRANSPORT_ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, errorCode: 404, code: 'INVALID_REQUEST' },
+  NOT_ACCEPTABLE: { status: 406, errorCode: 406, code: 'INVALID_REQUEST' },
   PAYLOAD_TOO_LARGE: { status: 413, errorCode: 413, code: 'INVALID_REQUEST' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, errorCode: 415, code: 'INVALID_REQUEST' }
 } as const satisfies Record<string, HttpErrorMapping & { code: ErrorCode }>

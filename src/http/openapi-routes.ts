@@ -25,6 +25,7 @@ export const openapiRoutes: FastifyPluginAsync = async (app) => {
   const missing = (): never => { throw new LogwayError('UNKNOWN_SERVER_ERROR', 'openapi.yaml is missing from this installation.') }
 
   app.get('/openapi.yaml', {
+    config: { produces: ['application/yaml', 'text/yaml', 'text/plain'] },
     schema: {
       summary: 'This OpenAPI document, as YAML',
       operationId: 'getOpenapiYaml',
@@ -33,9 +34,9 @@ export const openapiRoutes: FastifyPluginAsync = async (app) => {
         200: { description: 'OpenAPI 3.1 document', content: { 'application/yaml': { schema: { type: 'string' } } } }
       }
     }
-  }, async (_request, reply) => {
+  }, async (request, reply) => {
     if (yamlText === undefined) return missing()
-    return reply.type('application/yaml; charset=utf-8').send(yamlText)
+    return reply.type(`${request.responseType}; charset=utf-8`).send(yamlText)
   })
 
   app.get('/openapi.json', {
