@@ -17,7 +17,19 @@ export const ERROR_CODES = {
   INVALID_TIMESTAMP: 'The record timestamp is not valid.',
   KAFKA_STORAGE_ERROR: 'The log could not commit the write to disk (for example the disk is full); nothing was written.',
   BROKER_NOT_AVAILABLE: 'The log is not open yet, or is shutting down.',
-  UNKNOWN_SERVER_ERROR: 'An unexpected server error.'
+  UNKNOWN_SERVER_ERROR: 'An unexpected server error.',
+  INVALID_GROUP_ID: 'The group id is not valid: 1 to 255 characters, none of them control characters.',
+  GROUP_ID_NOT_FOUND: 'The consumer group does not exist.',
+  UNKNOWN_MEMBER_ID: 'The member is not in the consumer group: it left, or was removed when its session or the rebalance timed out. Join again.',
+  ILLEGAL_GENERATION: 'The generation id is not the consumer group\'s current one: the member acts on an assignment a rebalance has replaced.',
+  REBALANCE_IN_PROGRESS: 'The consumer group is rebalancing; rejoin (or retry once the new assignment is out).',
+  NON_EMPTY_GROUP: 'The consumer group has members; this needs it to be empty.',
+  INVALID_SESSION_TIMEOUT: 'The session timeout is outside the range the group coordinator allows.',
+  INCONSISTENT_GROUP_PROTOCOL: 'The member asks for a partition assignor or protocol type other than the one the consumer group uses.',
+  GROUP_MAX_SIZE_REACHED: 'The consumer group already has as many members as the coordinator allows.',
+  OFFSET_METADATA_TOO_LARGE: 'The metadata of a committed offset is longer than the coordinator allows.',
+  NO_OFFSET_FOR_PARTITION: 'The group has no committed offset for the partition and auto.offset.reset is none.',
+  COORDINATOR_NOT_AVAILABLE: 'The group coordinator is not open yet, or is shutting down.'
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -36,7 +36,23 @@ export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   INVALID_TIMESTAMP: { status: 422, errorCode: 42206 },
   KAFKA_STORAGE_ERROR: { status: 507, errorCode: 50701 },
   BROKER_NOT_AVAILABLE: { status: 503, errorCode: 50301 },
-  UNKNOWN_SERVER_ERROR: { status: 500, errorCode: 50001 }
+  UNKNOWN_SERVER_ERROR: { status: 500, errorCode: 50001 },
+  // Consumer groups: 40403 and 40405 are the REST Proxy's "consumer instance
+  // not found" and "consumer group not found"; 40903 is its "illegal state",
+  // used for every request the group's current state forbids (the string code
+  // tells them apart); bad group settings are 400 like bad topic settings.
+  INVALID_GROUP_ID: { status: 400, errorCode: 40001 },
+  GROUP_ID_NOT_FOUND: { status: 404, errorCode: 40405 },
+  UNKNOWN_MEMBER_ID: { status: 404, errorCode: 40403 },
+  ILLEGAL_GENERATION: { status: 409, errorCode: 40903 },
+  REBALANCE_IN_PROGRESS: { status: 409, errorCode: 40903 },
+  NON_EMPTY_GROUP: { status: 409, errorCode: 40903 },
+  INVALID_SESSION_TIMEOUT: { status: 400, errorCode: 40002 },
+  INCONSISTENT_GROUP_PROTOCOL: { status: 409, errorCode: 40903 },
+  GROUP_MAX_SIZE_REACHED: { status: 409, errorCode: 40903 },
+  OFFSET_METADATA_TOO_LARGE: { status: 400, errorCode: 40002 },
+  NO_OFFSET_FOR_PARTITION: { status: 409, errorCode: 40903 },
+  COORDINATOR_NOT_AVAILABLE: { status: 503, errorCode: 50301 }
 }
 
 /**

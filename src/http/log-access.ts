@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
+import type { Clock } from '../clock.js'
 import { LogwayError } from '../errors.js'
+import { GroupCoordinator, type GroupCoordinatorOptions } from '../groups/group-coordinator.js'
 import type { LogStore } from '../log/log-store.js'
 
 declare module 'fastify' {
@@ -12,6 +14,11 @@ declare module 'fastify' {
     getLog (): Promise<LogStore>
     /** The log store if it is open right now, else undefined; never waits (for /ready). */
     peekLog (): LogStore | undefined
+    /**
+     * The consumer-group coordinator over the log, opened on first use.
+     * Rejects like getLog() when the log is not available.
+     */
+    getGroups (): Promise<GroupCoordinator>
   }
 }
 
@@ -20,12 +27,16 @@ export interface LogAccessOptions {
   store: LogStore | Promise<LogStore>
   /** When true, the app opened the store and closes it in app.close(); an injected store belongs to its caller. */
   owned: boolean
+  clock: Clock
+  /** Limits and defaults of the group coordinator (its own defaults otherwise). */
+  groups?: Omit<GroupCoordinatorOptions, 'log' | 'clock'>
 }
 
 /**
- * Decorates the app with `getLog()` and `peekLog()`, answers 503 to requests
- * that arrive while it shuts down, and closes an owned store in app.close(),
- * after the server has stopped accepting and in-flight requests have ended.
+ * Decorates the app with `getLog()`, `peekLog()` and `getGroups()`, answers
+ * 503 to requests that arrive while it shuts down, and in app.close(), after
+ * the server has stopped accepting and in-flight requests have ended, closes
+ * the group coordinator and then an owned store.
  */
 export function installLogAccess (app: FastifyInstance, options: LogAccessOptions): void {
   let store: LogStore | undefined
@@ -52,6 +63,15 @@ export function installLogAccess (app: FastifyInstance, options: LogAccessOption
     return !closing && store?.isOpen === true ? store : undefined
   })
 
+  let groups: Promise<GroupCoordinator> | undefined
+  app.decorate('getGroups', async function getGroups (): Promise<GroupCoordinator> {
+    const log = await app.getLog()
+    groups ??= GroupCoordinator.open({ ...options.groups, log, clock: options.clock })
+    // A failed open is not cached: the next request tries again.
+    groups.catch(() => { groups = undefined })
+    return await groups
+  })
+
   app.addHook('onRequest', async () => {
     if (closing) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down.')
   })
@@ -60,6 +80,7 @@ export function installLogAccess (app: FastifyInstance, options: LogAccessOption
   })
   app.addHook('onClose', async () => {
     await opening
+    if (groups !== undefined) await groups.then(async coordinator => await coordinator.close(), () => {})
     if (options.owned && store !== undefined) await store.close()
   })
 }

@@ -9,7 +9,8 @@ import { checkTopicConfigName, describeTopicConfigs, parseTopicConfigs, resolveT
 import { validateTopicName } from './topic-name.js'
 import type {
   AppendListener, AppendResult, CreateTopicOptions, DurabilityOptions, PartitionInfo, ReadOptions,
-  ReadResult, RecordInput, StoredRecord, TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
+  ReadResult, RecordInput, StoredRecord, SubDatabase, SubDatabaseKey, TopicChange, TopicChangeListener,
+  TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
 } from './types.js'
 
 export interface LogStoreOptions {
@@ -45,6 +46,8 @@ const CLEANUP_CHUNK = 5_000
 /** A partition-state key that is never written. */
 const NO_SUCH_KEY = ['never-written']
 const SCAN_CHUNK = 2_000
+/** Names upper layers may give their sub-databases; stored with a prefix no log database uses. */
+const SUB_DATABASE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 
 type RecordKey = [number, number, number]
 
@@ -145,6 +148,8 @@ export class LogStore {
   readonly #durability: DurabilityOptions
   readonly #topics = new Map<string, TopicState>()
   readonly #listeners = new Set<AppendListener>()
+  readonly #topicListeners = new Set<TopicChangeListener>()
+  readonly #subDatabases = new Map<string, SubDatabase<unknown>>()
   readonly #retentionCheckIntervalMs: number
   #nextTopicNumber: number
   #open = true
@@ -318,6 +323,7 @@ export class LogStore {
       this.#nextTopicNumber = stored.id + 1
       const topic = this.#loadTopicFresh(stored)
       this.#topics.set(name, topic)
+      this.#notifyTopicChange({ type: 'created', topic: name, topicId: stored.topicId, partitionCount })
       return describe(topic)
     })
   }
@@ -365,6 +371,7 @@ export class LogStore {
         this.#deletedTopics.put(topic.stored.id, true)
         this.#topicsDb.remove(name)
       }))
+      this.#notifyTopicChange({ type: 'deleted', topic: name, topicId: topic.stored.topicId, partitionCount: 0 })
       this.#inBackground((async () => {
         await Promise.all(topic.partitions.map(p => this.#whenIdle(p)))
         await this.#purgeTopic(topic.stored.id)
@@ -387,8 +394,29 @@ export class LogStore {
       await this.#durable(this.#topicsDb.put(name, stored))
       for (let p = topic.stored.partitionCount; p < totalCount; p++) topic.partitions.push(this.#loadPartition(stored.id, p))
       topic.stored = stored
+      this.#notifyTopicChange({ type: 'partitions-added', topic: name, topicId: stored.topicId, partitionCount: totalCount })
       return describe(topic)
     })
+  }
+
+  /**
+   * Calls `listener` after each topic is created, deleted or given more
+   * partitions, once the change is durable and visible. Returns an
+   * unsubscribe function. A listener's failure does not affect the log.
+   */
+  onTopicChange (listener: TopicChangeListener): () => void {
+    this.#topicListeners.add(listener)
+    return () => { this.#topicListeners.delete(listener) }
+  }
+
+  #notifyTopicChange (change: TopicChange): void {
+    for (const listener of this.#topicListeners) {
+      try {
+        listener({ ...change })
+      } catch {
+        // A listener's failure is its own; the log goes on.
+      }
+    }
   }
 
   /** @throws LogwayError UNKNOWN_TOPIC_OR_PARTITION */
@@ -932,6 +960,57 @@ export class LogStore {
     }
   }
 
+  // ---- state of upper layers ------------------------------------------------------
+
+  /**
+   * A named key-value database in the log's own LMDB environment, for layers
+   * above the log (consumer groups) to keep their state next to the records
+   * with the same durability promise: `write` applies its puts and removes as
+   * one transaction and resolves only once it is committed and flushed to
+   * disk; `close` waits for writes in flight. Opening a name again returns
+   * the same database. Names cannot collide with the log's own databases.
+   * @throws LogwayError INVALID_REQUEST (a name other than 1 to 63 of [a-z0-9-], starting with a letter),
+   *   BROKER_NOT_AVAILABLE (the log is closing)
+   */
+  openSubDatabase<V> (name: string): SubDatabase<V> {
+    if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+    if (!SUB_DATABASE_NAME.test(name)) {
+      throw new LogwayError('INVALID_REQUEST', `Sub-database names are 1 to 63 characters of [a-z0-9-] starting with a letter (got '${name}').`)
+    }
+    const known = this.#subDatabases.get(name)
+    if (known !== undefined) return known as SubDatabase<V>
+    type StoredKey = Array<string | number>
+    const db: Database<V, StoredKey> = this.#root.openDB({ name: `sub/${name}` })
+    const sub: SubDatabase<V> = {
+      get: (key) => {
+        if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+        return db.get(key as StoredKey)
+      },
+      range: (prefix) => {
+        if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+        const entries: Array<{ key: SubDatabaseKey, value: V }> = []
+        for (const { key, value } of db.getRange(prefix.length === 0 ? {} : { start: prefix as StoredKey })) {
+          // lmdb-js reads a one-element array key back as the element itself.
+          const parts: SubDatabaseKey = Array.isArray(key) ? key : [key]
+          if (!hasPrefix(parts, prefix)) break
+          entries.push({ key: parts, value })
+        }
+        return entries
+      },
+      write: async (writes) => {
+        if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+        const done = this.#durable(this.#atomically(() => writes({
+          put: (key, value) => { db.put(key as StoredKey, value) },
+          remove: (key) => { db.remove(key as StoredKey) }
+        })))
+        this.#inBackground(done)
+        await done
+      }
+    }
+    this.#subDatabases.set(name, sub as SubDatabase<unknown>)
+    return sub
+  }
+
   // ---- helpers ----------------------------------------------------------------------
 
   #topic (name: string): TopicState {
@@ -1006,6 +1085,12 @@ async function committed (write: PromiseLike<unknown>): Promise<void> {
   } catch (err) {
     throw await storageError(err, 'change')
   }
+}
+
+function hasPrefix (key: SubDatabaseKey, prefix: SubDatabaseKey): boolean {
+  if (key.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false
+  return true
 }
 
 function describe (topic: TopicState): TopicDescription {

@@ -119,3 +119,50 @@ export interface DurabilityOptions {
   noMetaSync: boolean
   overlappingSync: boolean
 }
+
+/** What happened to a topic, as `LogStore.onTopicChange` reports it. */
+export type TopicChangeType = 'created' | 'partitions-added' | 'deleted'
+
+/** A change to the set of topics or to a topic's partition count, reported once it is durable. */
+export interface TopicChange {
+  type: TopicChangeType
+  topic: string
+  /** The topic's public id: a topic deleted and created again under the same name gets a new one. */
+  topicId: string
+  /** The partition count after the change (0 once deleted). */
+  partitionCount: number
+}
+
+/** Called after each topic change is durable and visible. */
+export type TopicChangeListener = (change: TopicChange) => void
+
+/** A key of a sub-database: an array of strings and numbers, ordered element by element. */
+export type SubDatabaseKey = ReadonlyArray<string | number>
+
+/** The writes of one `SubDatabase.write` transaction. */
+export interface SubDatabaseBatch<V> {
+  put (key: SubDatabaseKey, value: V): void
+  remove (key: SubDatabaseKey): void
+}
+
+/**
+ * A named key-value database kept in the log's LMDB environment, with the
+ * log's durability promise (see `LogStore.openSubDatabase`).
+ */
+export interface SubDatabase<V> {
+  /** The committed value under `key`, or undefined. @throws LogwayError BROKER_NOT_AVAILABLE (the log is closing) */
+  get (key: SubDatabaseKey): V | undefined
+  /**
+   * Every committed entry whose key starts with `prefix` (all entries for
+   * `[]`), in key order. Read into an array so no read snapshot outlives the call.
+   * @throws LogwayError BROKER_NOT_AVAILABLE (the log is closing)
+   */
+  range (prefix: SubDatabaseKey): Array<{ key: SubDatabaseKey, value: V }>
+  /**
+   * Runs `writes` synchronously and applies the puts and removes it makes as
+   * one transaction. Resolves only after the transaction is committed and
+   * flushed to disk; nothing of it is visible to `get`/`range` before it commits.
+   * @throws LogwayError KAFKA_STORAGE_ERROR (nothing was written), BROKER_NOT_AVAILABLE (the log is closing)
+   */
+  write (writes: (batch: SubDatabaseBatch<V>) => void): Promise<void>
+}

@@ -344,3 +344,63 @@ t.test('close lets in-flight appends finish and then refuses new ones', async t 
   await closing
   await t.rejects(log.append('c', 0, [{ value: bytes('late') }]), code('BROKER_NOT_AVAILABLE'))
 })
+
+t.test('sub-databases: durable atomic writes, prefix ranges, kept across reopen', async t => {
+  const { log, dataDir, clock } = await openTestLog(t)
+  const db = log.openSubDatabase<{ n: number }>('things')
+  t.equal(log.openSubDatabase('things'), db, 'the same name gives the same database')
+  await db.write(batch => {
+    batch.put(['a', 'g1', 't', 0], { n: 1 })
+    batch.put(['a', 'g1', 't', 1], { n: 2 })
+    batch.put(['a', 'g1x', 't', 0], { n: 3 })
+    batch.put(['a', 'g', 't', 0], { n: 4 })
+    batch.put(['b', 'g1'], { n: 5 })
+  })
+  t.same(db.get(['a', 'g1', 't', 1]), { n: 2 })
+  t.same(db.range(['a', 'g1']).map(e => e.value.n), [1, 2], 'a prefix matches whole key elements only')
+  t.same(db.range(['a']).map(e => e.value.n).sort(), [1, 2, 3, 4])
+  t.equal(db.range([]).length, 5)
+  await db.write(batch => { batch.remove(['a', 'g1', 't', 0]); batch.put(['b', 'g1'], { n: 6 }) })
+  t.same(db.range(['a', 'g1']).map(e => e.value.n), [2])
+  t.throws(() => log.openSubDatabase('Bad Name'), code('INVALID_REQUEST'))
+  t.throws(() => log.openSubDatabase('records'.padEnd(70, 'x')), code('INVALID_REQUEST'))
+  t.same(log.listTopics(), [], 'sub-databases are not topics')
+
+  const pending = db.write(batch => batch.put(['late'], { n: 7 }))
+  await log.close()
+  await pending
+  await t.rejects(db.write(batch => batch.put(['after'], { n: 8 })), code('BROKER_NOT_AVAILABLE'))
+  t.throws(() => db.get(['late']), code('BROKER_NOT_AVAILABLE'))
+  t.throws(() => db.range([]), code('BROKER_NOT_AVAILABLE'))
+  t.throws(() => log.openSubDatabase('things'), code('BROKER_NOT_AVAILABLE'))
+
+  const again = await LogStore.open({ dataDir, clock, retentionCheckIntervalMs: 0 })
+  t.teardown(() => again.close())
+  const reopened = again.openSubDatabase<{ n: number }>('things')
+  t.same(reopened.range([]).map(e => [e.key, e.value.n]), [
+    [['a', 'g', 't', 0], 4], [['a', 'g1', 't', 1], 2], [['a', 'g1x', 't', 0], 3], [['b', 'g1'], 6], [['late'], 7]
+  ], 'a write in flight at close is kept')
+})
+
+t.test('topic change listeners hear of creation, new partitions and deletion once durable', async t => {
+  const { log } = await openTestLog(t)
+  const changes: unknown[] = []
+  const stop = log.onTopicChange(change => {
+    changes.push({ ...change, visible: log.hasTopic(change.topic) })
+    throw new Error('a failing listener does not hurt the log')
+  })
+  const created = await log.createTopic('tc', { partitions: 2 })
+  await log.createTopic('tc-dry', { validateOnly: true })
+  await log.createPartitions('tc', 3)
+  await log.deleteTopic('tc')
+  const recreated = await log.createTopic('tc')
+  stop()
+  await log.createTopic('unheard')
+  t.same(changes, [
+    { type: 'created', topic: 'tc', topicId: created.topicId, partitionCount: 2, visible: true },
+    { type: 'partitions-added', topic: 'tc', topicId: created.topicId, partitionCount: 3, visible: true },
+    { type: 'deleted', topic: 'tc', topicId: created.topicId, partitionCount: 0, visible: false },
+    { type: 'created', topic: 'tc', topicId: recreated.topicId, partitionCount: 1, visible: true }
+  ])
+  t.not(recreated.topicId, created.topicId)
+})
