@@ -10,8 +10,11 @@ const layers = [
   { files: ['src/errors.ts', 'src/clock.ts'], banned: ['./log', './groups', './http', './ws', './server', './cli', 'fastify', '@fastify/*'] }
 ]
 
+// Written by `npm run openapi` in openapi-typescript's own formatting; a test fails when they are stale.
+const generated = ['test/client/logway-api.ts']
+
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'dist-check/**', 'node_modules/**', '.tap/**', 'data/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'dist-check/**', 'node_modules/**', '.tap/**', 'data/**', ...generated] }),
   ...layers.map(({ files, banned }) => ({
     files,
     rules: {

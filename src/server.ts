@@ -1,16 +1,20 @@
 import fastify, { type FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
+import { installCommonResponses } from './http/common-responses.js'
 import { installContentNegotiation } from './http/content-negotiation.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
 import { openapiRoutes } from './http/openapi-routes.js'
+import { v2AdminRoutes } from './http/v2-admin-routes.js'
+import { v2ProduceRoutes } from './http/v2-produce-routes.js'
 import { v3FetchRoutes } from './http/v3-fetch-routes.js'
+import { v3BatchRoutes } from './http/v3-batch-routes.js'
 import { v3RecordsRoutes } from './http/v3-records-routes.js'
 import { loadSharedSchemas } from './http/shared-schemas.js'
 import { buildValidator } from './http/validator-compiler.js'
-import { v3AdminRoutes, v3ConfigAlterRoutes } from './http/v3-admin-routes.js'
+import { v3AdminRoutes } from './http/v3-admin-routes.js'
 import { LogStore, type LogStoreOptions } from './log/log-store.js'
 
 export interface ServerDeps {
@@ -55,6 +59,7 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   for (const schema of loadSharedSchemas()) app.addSchema(schema)
   installErrorHandler(app)
   installContentNegotiation(app)
+  installCommonResponses(app)
   installLogAccess(app, {
     // Deferred by a tick so that even a synchronous throw from open() becomes a failed open, not a failed build.
     store: deps.store ?? Promise.resolve().then(() => (deps.openLog ?? LogStore.open)({
@@ -63,15 +68,18 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
       minFreeBytes: config.minFreeBytes
     })),
-    owned: deps.store === undefined
+    owned: deps.store === undefined,
+    clock
   })
 
   deps.beforeRoutes?.(app)
   app.register(healthRoutes, { clock, startedAt })
   app.register(openapiRoutes)
   app.register(v3AdminRoutes)
-  app.register(v3ConfigAlterRoutes)
   app.register(v3RecordsRoutes)
+  app.register(v3BatchRoutes)
   app.register(v3FetchRoutes)
+  app.register(v2AdminRoutes)
+  app.register(v2ProduceRoutes)
   return app
 }

@@ -54,6 +54,21 @@ t.test('openapi.yaml is an OpenAPI 3.1 document', async t => {
   }
 })
 
+t.test('every operation documents the errors any route can answer (src/http/common-responses.ts)', async t => {
+  const error = { $ref: '#/components/schemas/ErrorResponse' }
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      const statuses = ['406', '500', '503', ...(method === 'get' ? [] : ['400', '413', '415', '507'])]
+      for (const status of statuses) {
+        const response = operation.responses?.[status] as { description?: string, content?: Record<string, { schema?: unknown }> } | undefined
+        t.ok(response?.description, `${method.toUpperCase()} ${path} documents ${status}`)
+        t.same(response?.content, { 'application/json': { schema: error } }, `${method.toUpperCase()} ${path} ${status} is an ErrorResponse`)
+      }
+    }
+  }
+  t.match(spec.paths['/ready']?.get?.responses?.['503'], { description: 'The log is not open (yet)' }, 'a route\'s own declaration wins')
+})
+
 t.test('the spec and the live routes list the same operations', async t => {
   const routes = new Set<string>()
   const app = buildTestServer(t, {}, {

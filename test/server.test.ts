@@ -97,12 +97,15 @@ t.test('an injected store belongs to the caller: app.close() does not close it',
 t.test('errors leave as { error_code, message, code }', async t => {
   const app = buildTestServer(t, { bodyLimitBytes: 64 }, { store: fakeLogStore().store })
   const body = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'], additionalProperties: false }
-  app.post('/echo', { schema: { body, querystring: { type: 'object', properties: { limit: { type: 'integer' } } } } },
+  const query = { type: 'object', properties: { limit: { type: 'integer' } }, additionalProperties: false }
+  // The routes declare their responses, as the response contract of every test app asks.
+  const error = { $ref: 'ErrorResponse#' }
+  app.post('/echo', { schema: { body, querystring: query, response: { 200: { type: 'object', properties: { body, query }, additionalProperties: false } } } },
     async request => ({ body: request.body, query: request.query }))
-  app.post('/records', { schema: { body }, config: { bodyErrorCode: 'INVALID_RECORD' } }, async request => request.body)
-  app.post('/shared', { schema: { body: { $ref: 'HealthResponse#' } } }, async request => request.body)
-  app.get('/boom', async () => { throw new Error('secret internals') })
-  app.get('/missing-topic', async () => { throw new LogwayError('UNKNOWN_TOPIC_OR_PARTITION', 'Topic orders not found.') })
+  app.post('/records', { schema: { body, response: { 200: body, 422: error } }, config: { bodyErrorCode: 'INVALID_RECORD' } }, async request => request.body)
+  app.post('/shared', { schema: { body: { $ref: 'HealthResponse#' }, response: { 200: { $ref: 'HealthResponse#' } } } }, async request => request.body)
+  app.get('/boom', { schema: { response: { 200: body } } }, async () => { throw new Error('secret internals') })
+  app.get('/missing-topic', { schema: { response: { 200: body, 404: error } } }, async () => { throw new LogwayError('UNKNOWN_TOPIC_OR_PARTITION', 'Topic orders not found.') })
   const post = (url: string, payload: string, contentType = 'application/json') =>
     app.inject({ method: 'POST', url, payload, headers: { 'content-type': contentType } })
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Clock } from '../clock.js'
 import { LogwayError } from '../errors.js'
+import { errorResponse } from './common-responses.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -33,7 +34,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       tags: ['health'],
       response: {
         200: { description: 'The log is open', $ref: 'ReadyResponse#' },
-        503: { description: 'The log is not open (yet)', $ref: 'ErrorResponse#' }
+        503: errorResponse('The log is not open (yet)')
       }
     }
   }, async () => {

@@ -7,6 +7,9 @@ import { LogwayError } from '../errors.js'
 /** The committed, generated spec (`npm run openapi` writes it). */
 export const OPENAPI_FILE = new URL('../../openapi.yaml', import.meta.url)
 
+/** What GET /openapi.yaml can label the document with, preferred first. */
+const YAML_TYPES = ['application/yaml', 'text/yaml', 'text/plain'] as const
+
 /**
  * GET /openapi.yaml serves the committed spec as it is; GET /openapi.json
  * serves the same document as JSON, parsed once at startup. A missing file
@@ -25,13 +28,14 @@ export const openapiRoutes: FastifyPluginAsync = async (app) => {
   const missing = (): never => { throw new LogwayError('UNKNOWN_SERVER_ERROR', 'openapi.yaml is missing from this installation.') }
 
   app.get('/openapi.yaml', {
-    config: { produces: ['application/yaml', 'text/yaml', 'text/plain'] },
+    config: { produces: YAML_TYPES },
     schema: {
       summary: 'This OpenAPI document, as YAML',
+      description: 'The Accept header picks the media type the same text is labelled with.',
       operationId: 'getOpenapiYaml',
       tags: ['openapi'],
       response: {
-        200: { description: 'OpenAPI 3.1 document', content: { 'application/yaml': { schema: { type: 'string' } } } }
+        200: { description: 'OpenAPI 3.1 document', content: Object.fromEntries(YAML_TYPES.map(type => [type, { schema: { type: 'string' } }])) }
       }
     }
   }, async (request, reply) => {

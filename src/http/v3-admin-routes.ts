@@ -1,42 +1,40 @@
 import './route-docs.js'
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, FastifySchema } from 'fastify'
 import { LogwayError } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
 import { parseTopicConfigs, TOPIC_CONFIG_DEFINITIONS, TOPIC_CONFIG_NAMES } from '../log/topic-configs.js'
 import { validateTopicName } from '../log/topic-name.js'
 import type { PartitionInfo, TopicConfigEntry, TopicConfigName, TopicDescription } from '../log/types.js'
+import { errorResponse } from './common-responses.js'
 
 /** The id Logway's one node answers to in broker and replica links. */
 const BROKER_ID = 0
 
-const TAGS = ['v3']
 const ERRORS = {
-  400: { description: 'Invalid request', $ref: 'ErrorResponse#' },
-  404: { description: 'Unknown cluster, topic, partition or config', $ref: 'ErrorResponse#' }
+  400: errorResponse('Invalid request'),
+  404: errorResponse('Unknown cluster, topic, partition or config')
 } as const
 const NO_CONTENT = { description: 'Done', type: 'null' } as const
 
-const clusterParams = {
-  type: 'object',
-  required: ['cluster_id'],
-  properties: { cluster_id: { type: 'string' } }
-} as const
-const topicParams = {
-  type: 'object',
-  required: ['cluster_id', 'topic_name'],
-  properties: { cluster_id: { type: 'string' }, topic_name: { type: 'string' } }
-} as const
-const configParams = {
-  type: 'object',
-  required: ['cluster_id', 'topic_name', 'name'],
-  properties: { cluster_id: { type: 'string' }, topic_name: { type: 'string' }, name: { type: 'string' } }
-} as const
+/** A v3 operation's schema: tagged v3, so each route states only what is its own. */
+function v3 (schema: FastifySchema): { schema: FastifySchema } {
+  return { schema: { tags: ['v3'], ...schema } }
+}
+
+/** A params schema of string path parameters, all required. */
+function pathParams (...names: string[]): { type: 'object', required: string[], properties: Record<string, { type: string }> } {
+  return { type: 'object', required: names, properties: Object.fromEntries(names.map(name => [name, { type: 'string' }])) }
+}
+
+const clusterParams = pathParams('cluster_id')
+const topicParams = pathParams('cluster_id', 'topic_name')
+const configParams = pathParams('cluster_id', 'topic_name', 'name')
 const partitionParams = {
-  type: 'object',
-  required: ['cluster_id', 'topic_name', 'partition_id'],
+  ...topicParams,
+  required: [...topicParams.required, 'partition_id'],
   // An integer, not a minimum: a negative id is an unknown partition (404 40402), as in Confluent.
-  properties: { cluster_id: { type: 'string' }, topic_name: { type: 'string' }, partition_id: { type: 'integer' } }
-} as const
+  properties: { ...topicParams.properties, partition_id: { type: 'integer' } }
+}
 
 interface ClusterParams { cluster_id: string }
 interface TopicParams extends ClusterParams { topic_name: string }
@@ -179,6 +177,15 @@ function configNotFound (links: Links, topic: string, name: string): Error {
   return notFound(`Config ${name} cannot be found for TOPIC ${topic} in cluster ${links.clusterId}.`)
 }
 
+/** As `openTopic`, and the topic must exist and `name` be a topic config (else 404). */
+async function openConfig (app: FastifyInstance, request: FastifyRequest, params: ConfigParams): Promise<{ log: LogStore, name: TopicConfigName }> {
+  const { log, links } = await openTopic(app, request, params)
+  const { topic_name: topic, name } = params
+  log.describeTopic(topic)
+  if (!isConfigName(name)) throw configNotFound(links, topic, name)
+  return { log, name }
+}
+
 /**
  * Confluent REST Proxy v3 admin routes: clusters, topics, topic configs and
  * partitions, under /v3/clusters. The one cluster is this server.
@@ -189,62 +196,50 @@ export const v3AdminRoutes: FastifyPluginAsync = async (app) => {
 
   // ---- clusters -------------------------------------------------------------
 
-  app.get('/v3/clusters', {
-    schema: {
-      summary: 'List clusters (this server is the one cluster)',
-      operationId: 'listKafkaClusters',
-      tags: TAGS,
-      response: { 200: { description: 'The clusters', $ref: 'ClusterDataList#' } }
-    }
-  }, async (request) => {
+  app.get('/v3/clusters', v3({
+    summary: 'List clusters (this server is the one cluster)',
+    operationId: 'listKafkaClusters',
+    response: { 200: { description: 'The clusters', $ref: 'ClusterDataList#' } }
+  }), async (request) => {
     const log = await app.getLog()
     const links = new Links(request, log.clusterId)
     return links.list('KafkaClusterList', links.url('clusters'), [links.cluster()])
   })
 
-  app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster_id', {
-    schema: {
-      summary: 'Get the cluster',
-      operationId: 'getKafkaCluster',
-      tags: TAGS,
-      params: clusterParams,
-      response: { 200: { description: 'The cluster', $ref: 'ClusterData#' }, 404: ERRORS[404] }
-    }
-  }, async (request) => {
+  app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster_id', v3({
+    summary: 'Get the cluster',
+    operationId: 'getKafkaCluster',
+    params: clusterParams,
+    response: { 200: { description: 'The cluster', $ref: 'ClusterData#' }, 404: ERRORS[404] }
+  }), async (request) => {
     const { links } = await openCluster(app, request, request.params.cluster_id)
     return links.cluster()
   })
 
   // ---- topics ---------------------------------------------------------------
 
-  app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster_id/topics', {
-    schema: {
-      summary: 'List topics',
-      operationId: 'listKafkaTopics',
-      tags: TAGS,
-      params: clusterParams,
-      response: { 200: { description: 'The topics, by name', $ref: 'TopicDataList#' }, 404: ERRORS[404] }
-    }
-  }, async (request) => {
+  app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster_id/topics', v3({
+    summary: 'List topics',
+    operationId: 'listKafkaTopics',
+    params: clusterParams,
+    response: { 200: { description: 'The topics, by name', $ref: 'TopicDataList#' }, 404: ERRORS[404] }
+  }), async (request) => {
     const { log, links } = await openCluster(app, request, request.params.cluster_id)
     return links.list('KafkaTopicList', links.url('clusters', links.clusterId, 'topics'), log.listTopics().map(t => links.topic(t)))
   })
 
-  app.post<{ Params: ClusterParams, Body: CreateTopicBody }>('/v3/clusters/:cluster_id/topics', {
-    schema: {
-      summary: 'Create a topic',
-      description: 'Answers 201 with a Location header, or 200 (creating nothing) with validate_only. replication_factor must be 1.',
-      operationId: 'createKafkaTopic',
-      tags: TAGS,
-      params: clusterParams,
-      body: { $ref: 'CreateTopicRequest#' },
-      response: {
-        200: { description: 'Valid (validate_only): nothing was created', $ref: 'TopicData#' },
-        201: { description: 'Created', $ref: 'TopicData#' },
-        ...ERRORS
-      }
+  app.post<{ Params: ClusterParams, Body: CreateTopicBody }>('/v3/clusters/:cluster_id/topics', v3({
+    summary: 'Create a topic',
+    description: 'Answers 201 with a Location header, or 200 (creating nothing) with validate_only. replication_factor must be 1.',
+    operationId: 'createKafkaTopic',
+    params: clusterParams,
+    body: { $ref: 'CreateTopicRequest#' },
+    response: {
+      200: { description: 'Valid (validate_only): nothing was created', $ref: 'TopicData#' },
+      201: { description: 'Created', $ref: 'TopicData#' },
+      ...ERRORS
     }
-  }, async (request, reply) => {
+  }), async (request, reply) => {
     const { log, links } = await openCluster(app, request, request.params.cluster_id)
     const body = request.body
     if (body.replication_factor !== undefined && body.replication_factor !== 1) {
@@ -260,42 +255,33 @@ export const v3AdminRoutes: FastifyPluginAsync = async (app) => {
     return reply.code(validateOnly ? 200 : 201).header('location', links.topicUrl(topic.name)).send(links.topic(topic))
   })
 
-  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name', {
-    schema: {
-      summary: 'Get a topic',
-      operationId: 'getKafkaTopic',
-      tags: TAGS,
-      params: topicParams,
-      response: { 200: { description: 'The topic', $ref: 'TopicData#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name', v3({
+    summary: 'Get a topic',
+    operationId: 'getKafkaTopic',
+    params: topicParams,
+    response: { 200: { description: 'The topic', $ref: 'TopicData#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     return links.topic(log.describeTopic(request.params.topic_name))
   })
 
-  app.patch<{ Params: TopicParams, Body: { partitions_count: number } }>('/v3/clusters/:cluster_id/topics/:topic_name', {
-    schema: {
-      summary: 'Raise the partition count of a topic',
-      operationId: 'updatePartitionCountKafkaTopic',
-      tags: TAGS,
-      params: topicParams,
-      body: { $ref: 'UpdatePartitionCountRequest#' },
-      response: { 200: { description: 'The topic, after the change', $ref: 'TopicData#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.patch<{ Params: TopicParams, Body: { partitions_count: number } }>('/v3/clusters/:cluster_id/topics/:topic_name', v3({
+    summary: 'Raise the partition count of a topic',
+    operationId: 'updatePartitionCountKafkaTopic',
+    params: topicParams,
+    body: { $ref: 'UpdatePartitionCountRequest#' },
+    response: { 200: { description: 'The topic, after the change', $ref: 'TopicData#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     return links.topic(await log.createPartitions(request.params.topic_name, request.body.partitions_count))
   })
 
-  app.delete<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name', {
-    schema: {
-      summary: 'Delete a topic',
-      operationId: 'deleteKafkaTopic',
-      tags: TAGS,
-      params: topicParams,
-      response: { 204: NO_CONTENT, ...ERRORS }
-    }
-  }, async (request, reply) => {
+  app.delete<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name', v3({
+    summary: 'Delete a topic',
+    operationId: 'deleteKafkaTopic',
+    params: topicParams,
+    response: { 204: NO_CONTENT, ...ERRORS }
+  }), async (request, reply) => {
     const { log } = await openTopic(app, request, request.params)
     await log.deleteTopic(request.params.topic_name)
     return reply.code(204).send()
@@ -303,29 +289,23 @@ export const v3AdminRoutes: FastifyPluginAsync = async (app) => {
 
   // ---- topic configs --------------------------------------------------------
 
-  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs', {
-    schema: {
-      summary: 'List the configs of a topic',
-      operationId: 'listKafkaTopicConfigs',
-      tags: TAGS,
-      params: topicParams,
-      response: { 200: { description: 'Every config, by name', $ref: 'TopicConfigDataList#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs', v3({
+    summary: 'List the configs of a topic',
+    operationId: 'listKafkaTopicConfigs',
+    params: topicParams,
+    response: { 200: { description: 'Every config, by name', $ref: 'TopicConfigDataList#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     const topic = request.params.topic_name
     return links.list('KafkaTopicConfigList', links.topicUrl(topic, 'configs'), log.describeConfigs(topic).map(e => links.config(topic, e)))
   })
 
-  app.get<{ Params: ConfigParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', {
-    schema: {
-      summary: 'Get a config of a topic',
-      operationId: 'getKafkaTopicConfig',
-      tags: TAGS,
-      params: configParams,
-      response: { 200: { description: 'The config', $ref: 'TopicConfigData#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.get<{ Params: ConfigParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', v3({
+    summary: 'Get a config of a topic',
+    operationId: 'getKafkaTopicConfig',
+    params: configParams,
+    response: { 200: { description: 'The config', $ref: 'TopicConfigData#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     const { topic_name: topic, name } = request.params
     const entry = log.describeConfigs(topic).find(e => e.name === name)
@@ -333,95 +313,65 @@ export const v3AdminRoutes: FastifyPluginAsync = async (app) => {
     return links.config(topic, entry)
   })
 
-  app.put<{ Params: ConfigParams, Body: { value: string | null } }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', {
-    schema: {
-      summary: 'Set a config of a topic',
-      description: 'A null value resets the config to its default.',
-      operationId: 'updateKafkaTopicConfig',
-      tags: TAGS,
-      params: configParams,
-      body: { $ref: 'UpdateConfigRequest#' },
-      response: { 204: NO_CONTENT, ...ERRORS }
-    }
-  }, async (request, reply) => {
-    const { log, links } = await openTopic(app, request, request.params)
-    const { topic_name: topic, name } = request.params
-    log.describeTopic(topic)
-    if (!isConfigName(name)) throw configNotFound(links, topic, name)
-    await log.alterConfigs(topic, { [name]: request.body.value })
+  app.put<{ Params: ConfigParams, Body: { value: string | null } }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', v3({
+    summary: 'Set a config of a topic',
+    description: 'A null value resets the config to its default.',
+    operationId: 'updateKafkaTopicConfig',
+    params: configParams,
+    body: { $ref: 'UpdateConfigRequest#' },
+    response: { 204: NO_CONTENT, ...ERRORS }
+  }), async (request, reply) => {
+    const { log, name } = await openConfig(app, request, request.params)
+    await log.alterConfigs(request.params.topic_name, { [name]: request.body.value })
     return reply.code(204).send()
   })
 
-  app.delete<{ Params: ConfigParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', {
-    schema: {
-      summary: 'Reset a config of a topic to its default',
-      operationId: 'resetKafkaTopicConfig',
-      tags: TAGS,
-      params: configParams,
-      response: { 204: NO_CONTENT, ...ERRORS }
-    }
-  }, async (request, reply) => {
-    const { log, links } = await openTopic(app, request, request.params)
-    const { topic_name: topic, name } = request.params
-    log.describeTopic(topic)
-    if (!isConfigName(name)) throw configNotFound(links, topic, name)
-    await log.alterConfigs(topic, { [name]: null })
+  app.delete<{ Params: ConfigParams }>('/v3/clusters/:cluster_id/topics/:topic_name/configs/:name', v3({
+    summary: 'Reset a config of a topic to its default',
+    operationId: 'resetKafkaTopicConfig',
+    params: configParams,
+    response: { 204: NO_CONTENT, ...ERRORS }
+  }), async (request, reply) => {
+    const { log, name } = await openConfig(app, request, request.params)
+    await log.alterConfigs(request.params.topic_name, { [name]: null })
     return reply.code(204).send()
   })
 
   // ---- partitions -----------------------------------------------------------
 
-  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name/partitions', {
-    schema: {
-      summary: 'List the partitions of a topic',
-      operationId: 'listKafkaPartitions',
-      tags: TAGS,
-      params: topicParams,
-      response: { 200: { description: 'The partitions, by id', $ref: 'PartitionDataList#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.get<{ Params: TopicParams }>('/v3/clusters/:cluster_id/topics/:topic_name/partitions', v3({
+    summary: 'List the partitions of a topic',
+    operationId: 'listKafkaPartitions',
+    params: topicParams,
+    response: { 200: { description: 'The partitions, by id', $ref: 'PartitionDataList#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     const topic = request.params.topic_name
     return links.list('KafkaPartitionList', links.topicUrl(topic, 'partitions'), log.partitions(topic).map(p => links.partition(topic, p)))
   })
 
-  app.get<{ Params: PartitionParams }>('/v3/clusters/:cluster_id/topics/:topic_name/partitions/:partition_id', {
-    schema: {
-      summary: 'Get a partition, with its offsets',
-      description: 'Besides Confluent\'s fields, the document has log_start_offset, log_end_offset, high_watermark and size_bytes.',
-      operationId: 'getKafkaPartition',
-      tags: TAGS,
-      params: partitionParams,
-      response: { 200: { description: 'The partition', $ref: 'PartitionData#' }, ...ERRORS }
-    }
-  }, async (request) => {
+  app.get<{ Params: PartitionParams }>('/v3/clusters/:cluster_id/topics/:topic_name/partitions/:partition_id', v3({
+    summary: 'Get a partition, with its offsets',
+    description: 'Besides Confluent\'s fields, the document has log_start_offset, log_end_offset, high_watermark and size_bytes.',
+    operationId: 'getKafkaPartition',
+    params: partitionParams,
+    response: { 200: { description: 'The partition', $ref: 'PartitionData#' }, ...ERRORS }
+  }), async (request) => {
     const { log, links } = await openTopic(app, request, request.params)
     const topic = request.params.topic_name
     return links.partition(topic, log.partitionInfo(topic, request.params.partition_id))
   })
-}
 
-/**
- * POST /v3/clusters/{cluster_id}/topics/{topic_name}/configs:alter, kept
- * apart from v3AdminRoutes until test/openapi.test.ts understands the '::'
- * escape in route paths (its route normaliser turns `configs::alter` into
- * `configs:{alter}`).
- */
-export const v3ConfigAlterRoutes: FastifyPluginAsync = async (app) => {
-  app.removeContentTypeParser('text/plain')
+  // ---- configs:alter (find-my-way reads '::' as a literal ':') ---------------
 
-  // find-my-way reads '::' as a literal ':'.
-  app.post<{ Params: TopicParams, Body: AlterConfigBatchBody }>('/v3/clusters/:cluster_id/topics/:topic_name/configs::alter', {
-    schema: {
-      summary: 'Set or reset several configs of a topic, all or none',
-      description: 'Every name is checked before anything changes. With validate_only, the values are checked and nothing changes.',
-      operationId: 'updateKafkaTopicConfigBatch',
-      tags: TAGS,
-      params: topicParams,
-      body: { $ref: 'AlterConfigBatchRequest#' },
-      response: { 204: NO_CONTENT, ...ERRORS }
-    }
-  }, async (request, reply) => {
+  app.post<{ Params: TopicParams, Body: AlterConfigBatchBody }>('/v3/clusters/:cluster_id/topics/:topic_name/configs::alter', v3({
+    summary: 'Set or reset several configs of a topic, all or none',
+    description: 'Every name is checked before anything changes. With validate_only, the values are checked and nothing changes.',
+    operationId: 'updateKafkaTopicConfigBatch',
+    params: topicParams,
+    body: { $ref: 'AlterConfigBatchRequest#' },
+    response: { 204: NO_CONTENT, ...ERRORS }
+  }), async (request, reply) => {
     const { log, links } = await openTopic(app, request, request.params)
     const topic = request.params.topic_name
     log.describeTopic(topic)

@@ -2,6 +2,7 @@ import './route-docs.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { LogwayError } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
+import { errorResponse } from './common-responses.js'
 import { renderBytes, type RecordFormat } from './record-data.js'
 import { clusterNotFound } from './v3-records-routes.js'
 
@@ -63,9 +64,9 @@ export const v3FetchRoutes: FastifyPluginAsync = async (app) => {
       },
       response: {
         200: { description: 'The records (possibly none)', $ref: 'FetchResponse#' },
-        400: { description: 'Invalid parameters, or the offset is out of range', $ref: 'ErrorResponse#' },
-        404: { description: 'Unknown cluster, topic or partition', $ref: 'ErrorResponse#' },
-        422: { description: 'format=json and a key or value is not JSON', $ref: 'ErrorResponse#' }
+        400: errorResponse('Invalid parameters, or the offset is out of range'),
+        404: errorResponse('Unknown cluster, topic or partition'),
+        422: errorResponse('format=json and a key or value is not JSON')
       }
     }
   }, async (request, reply) => {

@@ -1,59 +1,63 @@
 import './route-docs.js'
-import { PassThrough } from 'node:stream'
-import type { FastifyPluginAsync } from 'fastify'
+import { finished, type Readable } from 'node:stream'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
-import type { LogStore } from '../log/log-store.js'
-import type { RecordHeader, RecordInput } from '../log/types.js'
 import { renderError } from './error-handler.js'
-import { decodeBase64, recordDataBytes, type RecordData } from './record-data.js'
+import { produceRecord, unknownTopic, type ProducedRecord, type ProduceRecordBody } from './produce-record.js'
+import { ProduceStream } from './produce-stream.js'
+
+/**
+ * The most records of one streamed produce request that are issued and not
+ * yet reported; at the bound the request is not read until reports drain.
+ */
+export const MAX_RECORDS_IN_FLIGHT = 1000
 
 interface ProduceParams {
   cluster_id: string
   topic_name: string
 }
 
-interface ProduceBody {
-  partition_id?: number | null
-  headers?: Array<{ name: string, value?: string | null }>
-  key?: RecordData | null
-  value?: RecordData | null
-  timestamp?: string | number | null
-}
-
-/** What the JSON parser of this route hands on for a body of several concatenated JSON objects. */
-class RecordSequence {
-  readonly records: unknown[]
-  constructor (records: unknown[]) { this.records = records }
+/** What this route's JSON parser hands on: the body, unread, for the handler to read as it arrives. */
+class UnreadBody {
+  readonly #stream: Readable
+  constructor (stream: Readable) { this.#stream = stream }
+  get stream (): Readable { return this.#stream }
 }
 
 /**
  * POST /v3/clusters/{cluster_id}/topics/{topic_name}/records: Confluent v3
- * produce. A body of one JSON object produces one record and answers its
- * delivery report, or an HTTP error. A body of several concatenated JSON
- * objects (Confluent's streaming mode; NDJSON is a special case) answers 200
- * with one report per record, in request order, each written as that record
- * is committed; a record that fails gets `{error_code, message, code}` in its
- * place and the others go on. The body is read whole first (bodyLimit bounds
- * it), so malformed JSON anywhere rejects the request before anything is written.
+ * produce. The body is read incrementally (see ProduceStream): a body of one
+ * JSON object produces one record and answers its delivery report or an HTTP
+ * error; a body of several concatenated JSON objects (Confluent's streaming
+ * mode; NDJSON is a special case) answers 200 and one report or error object
+ * per record, in request order, each written as soon as that record is durable.
  */
 export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
-  // Only this plugin's routes see the replaced parser.
+  /** Open bodies, each with what to do once the server asks it to stop. */
+  const open = new Map<ProduceStream<ProducedRecord>, () => void>()
+
+  // Only this plugin's routes see the replaced parsers: a JSON body is handed on unread, any other is a 415.
+  app.removeContentTypeParser('text/plain')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
-    try {
-      const values = parseJsonObjects(text as string)
-      done(null, values.length === 1 ? values[0] : new RecordSequence(values))
-    } catch (err) {
-      done(err as Error, undefined)
-    }
+  app.addContentTypeParser('application/json', (_request, payload, done) => {
+    done(null, new UnreadBody(payload))
   })
 
-  app.post<{ Params: ProduceParams, Body: ProduceBody }>('/v3/clusters/:cluster_id/topics/:topic_name/records', {
-    // A stream of records is validated record by record in the handler.
+  // A long-lived producer would hold app.close() forever: end each stream where it is.
+  app.addHook('preClose', async () => {
+    for (const stop of open.values()) stop()
+  })
+
+  app.post<{ Params: ProduceParams }>('/v3/clusters/:cluster_id/topics/:topic_name/records', {
+    // The body is validated object by object in the handler, as it arrives.
     attachValidation: true,
     schema: {
       summary: 'Produce records (Confluent REST Proxy v3)',
-      description: 'Without partition_id, a keyed record goes to the partition murmur2(key) picks (as Kafka\'s default partitioner) and an unkeyed one round-robin. Answers once the record is durable. Several concatenated JSON objects in one body (streaming mode) are answered with 200 and one delivery report or error object per record, in order, as concatenated JSON (one per line).',
+      description: [
+        'Without partition_id, a keyed record goes to the partition murmur2(key) picks (as Kafka\'s default partitioner) and an unkeyed one round-robin. Answers once the record is durable.',
+        'Streaming mode: a body of several concatenated JSON objects (NDJSON is a special case; send it with `Transfer-Encoding: chunked` for as long as you like) is answered 200 with one delivery report or error object per record, in request order, as concatenated JSON (one per line). The body is read as it arrives and each record is produced as soon as it is parsed; its line is written once it and every record before it are durable. A body holding exactly one object keeps single-record semantics (the HTTP status is its outcome), so the first line is written once the second object begins (or the single answer once the body ends).',
+        `Limits: each object is bounded by the server's body limit (over it: 413 for the first object; later, an error line and the end of the response); the stream as a whole is not. At most ${MAX_RECORDS_IN_FLIGHT} records are in flight: beyond that, and while the client does not read the response, the request is not read. Malformed JSON mid-stream is answered with an error line at that point, then the response ends; records before it stay written and reported. A server shutting down ends open streams the same way (error_code 50301).`
+      ].join('\n\n'),
       operationId: 'produceRecord',
       tags: ['records'],
       params: {
@@ -63,122 +67,81 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
       },
       body: { $ref: 'ProduceRequest#' },
       response: {
-        200: { description: 'The record is committed and flushed', $ref: 'ProduceResponse#' },
-        400: { description: 'The body is invalid (schema, unknown field, bad base64)', $ref: 'ErrorResponse#' },
+        200: { description: 'The record is committed and flushed; in streaming mode, one report or error object per record', $ref: 'ProduceResponse#' },
+        400: { description: 'The body is invalid (not JSON, schema, unknown field, bad base64 or timestamp)', $ref: 'ErrorResponse#' },
         404: { description: 'Unknown cluster, topic or partition', $ref: 'ErrorResponse#' },
-        422: { description: 'The record is too large (max.message.bytes) or not valid for the topic', $ref: 'ErrorResponse#' }
+        406: { description: 'The Accept header allows no JSON response', $ref: 'ErrorResponse#' },
+        413: { description: 'The (first) JSON object is larger than the server\'s body limit', $ref: 'ErrorResponse#' },
+        415: { description: 'The body is not application/json', $ref: 'ErrorResponse#' },
+        422: { description: 'The record is too large (max.message.bytes) or not valid for the topic', $ref: 'ErrorResponse#' },
+        500: { description: 'Unexpected server error', $ref: 'ErrorResponse#' },
+        503: { description: 'The log is not open yet, or the server is shutting down', $ref: 'ErrorResponse#' },
+        507: { description: 'The log could not write to disk (for example the disk is nearly full); nothing was written', $ref: 'ErrorResponse#' }
       }
     }
   }, async (request, reply) => {
     const { cluster_id: clusterId, topic_name: topic } = request.params
     const log = await app.getLog()
     if (clusterId !== log.clusterId) throw clusterNotFound(clusterId)
-
+    if (!log.hasTopic(topic)) throw unknownTopic(topic)
     const body: unknown = request.body
-    if (!(body instanceof RecordSequence)) {
-      if (request.validationError !== undefined) throw request.validationError
-      return await produceOne(log, topic, body as ProduceBody)
-    }
+    // Only a request without a body (and without Content-Type) gets here unparsed.
+    if (!(body instanceof UnreadBody)) throw request.validationError ?? new LogwayError('INVALID_REQUEST', 'The body must be a JSON object.')
 
-    // Every record is checked and issued at once, in order, so they share group commits; reports follow in order.
-    // Each outcome is settled at once: a record that fails early must not be an unhandled rejection while an earlier one commits.
-    const outcomes = body.records.map(async (record, index) => {
-      if (!request.validateInput(record, 'body')) {
-        const [first] = request.getValidationFunction('body')?.errors ?? []
-        throw new LogwayError('INVALID_REQUEST', `record ${index}: body${first?.instancePath ?? ''} ${first?.message ?? 'is not valid'}`)
-      }
-      return await produceOne(log, topic, record as ProduceBody)
-    }).map(async report => await report.then(
-      (ok): object => ok,
-      (err: unknown): object => {
+    const stream = new ProduceStream<ProducedRecord>({
+      input: body.stream,
+      maxObjectBytes: request.routeOptions.bodyLimit,
+      maxInFlight: MAX_RECORDS_IN_FLIGHT,
+      produce: async (value) => {
+        checkBody(request, value)
+        return await produceRecord(log, topic, value as ProduceRecordBody)
+      },
+      report: produced => ({ error_code: 200, ...produced }),
+      failure: (err, index) => {
         const { body: error, unexpected } = renderError(err, request.routeOptions.config)
-        if (unexpected) request.log.error({ err }, 'record failed')
-        return error
-      }))
-    const out = new PassThrough()
-    reply.type('application/json; charset=utf-8').send(out)
-    for (const outcome of outcomes) out.write(JSON.stringify(await outcome) + '\n')
-    out.end()
-    return reply
+        if (unexpected) request.log.error({ err, record: index }, 'record failed')
+        return { ...error, message: `record ${index}: ${error.message}` }
+      }
+    })
+    open.set(stream, () => {
+      stream.stop(new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down: records from here on were not read.'))
+      // The client may still be sending: once the answer is out, drop the connection so the server can close.
+      finished(reply.raw, () => { if (!request.raw.complete) request.raw.destroy() })
+    })
+    stream.finished.then(() => open.delete(stream))
+
+    let shape
+    try {
+      shape = await stream.shape
+    } catch (err) {
+      closeAfterReply(request, reply)
+      throw err
+    }
+    if (shape.mode === 'single') {
+      if (!shape.outcome.ok) throw shape.outcome.error
+      return { error_code: 200, ...shape.outcome.value }
+    }
+    return reply.type(`${request.responseType}; charset=utf-8`).send(shape.output)
   })
 }
 
-async function produceOne (log: LogStore, topic: string, body: ProduceBody): Promise<object> {
-  const key = recordDataBytes(body.key, 'key')
-  const value = recordDataBytes(body.value, 'value')
-  const headers: RecordHeader[] = (body.headers ?? []).map((h, i) => ({
-    key: h.name,
-    value: h.value === null || h.value === undefined ? null : decodeBase64(h.value, `headers[${i}].value`)
-  }))
-  const timestamp = parseTimestamp(body.timestamp)
-  const record: RecordInput = { key, value, headers, ...(timestamp === undefined ? {} : { timestamp }) }
-
-  // Check before choosing a partition, so an unknown topic or a bad record does not move the round-robin.
-  log.checkRecord(topic, record)
-  const partition = body.partition_id ?? log.partitionFor(topic, key)
-  const result = await log.append(topic, partition, [record])
-  return {
-    error_code: 200,
-    cluster_id: log.clusterId,
-    topic_name: topic,
-    partition_id: partition,
-    offset: result.baseOffset,
-    timestamp: new Date(result.timestamps[0] ?? 0).toISOString(),
-    key: key === null || body.key == null ? null : { type: body.key.type, size: key.length },
-    value: value === null || body.value == null ? null : { type: body.value.type, size: value.length }
-  }
-}
-
-function parseTimestamp (timestamp: string | number | null | undefined): number | undefined {
-  if (timestamp === null || timestamp === undefined) return undefined
-  if (typeof timestamp === 'number') return timestamp
-  const ms = Date.parse(timestamp)
-  if (Number.isNaN(ms) || ms < 0) throw new LogwayError('INVALID_REQUEST', `timestamp ${timestamp} is not a valid date-time.`)
-  return ms
-}
-
 /**
- * Splits a body of concatenated JSON objects (whitespace between them is
- * allowed, none is needed) and parses each.
- * @throws an error rendered as 400 "Body is not valid JSON" when the body is empty or not such a sequence
+ * Validates one object against the route's body schema (ProduceRequest).
+ * @throws a validation error, rendered as 400 like Fastify's own
  */
-function parseJsonObjects (text: string): unknown[] {
-  const values: unknown[] = []
-  let i = 0
-  for (;;) {
-    while (i < text.length && /\s/.test(text[i] as string)) i++
-    if (i === text.length) break
-    if (text[i] !== '{') throw invalidJson()
-    const start = i
-    let depth = 0
-    let inString = false
-    for (; i < text.length; i++) {
-      const c = text[i]
-      if (inString) {
-        if (c === '\\') i++
-        else if (c === '"') inString = false
-      } else if (c === '"') {
-        inString = true
-      } else if (c === '{' || c === '[') {
-        depth++
-      } else if (c === '}' || c === ']') {
-        if (--depth === 0) break
-      }
-    }
-    if (depth !== 0) throw invalidJson()
-    i++
-    try {
-      values.push(JSON.parse(text.slice(start, i)))
-    } catch {
-      throw invalidJson()
-    }
-  }
-  if (values.length === 0) throw invalidJson()
-  return values
+function checkBody (request: FastifyRequest, value: object): void {
+  if (request.validateInput(value, 'body')) return
+  const [first] = request.getValidationFunction('body')?.errors ?? []
+  throw Object.assign(new Error(`body${first?.instancePath ?? ''} ${first?.message ?? 'is not valid'}`), {
+    statusCode: 400,
+    validation: first === undefined ? [] : [first],
+    validationContext: 'body'
+  })
 }
 
-function invalidJson (): Error {
-  return Object.assign(new Error('Body is not valid JSON'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })
+/** An error answered before the body was read to its end: close the connection after it, as Fastify does for a body it cannot parse. */
+function closeAfterReply (request: FastifyRequest, reply: FastifyReply): void {
+  if (!request.raw.complete && !reply.raw.headersSent) reply.header('connection', 'close')
 }
 
 /** Confluent answers an unknown cluster with a bare 404 (error_code 404); a 4xx statusCode renders that way. */

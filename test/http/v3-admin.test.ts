@@ -160,6 +160,19 @@ t.test('rejected topic creations change nothing', async t => {
   t.same(log.listTopics().map(topic => topic.name), ['taken'], 'nothing was created')
 })
 
+t.test('any method that carries a body can be refused for its body, and changes nothing', async t => {
+  const app = buildTestServer(t, { bodyLimitBytes: 32 })
+  const log = await app.getLog()
+  const url = `/v3/clusters/${log.clusterId}`
+  await log.createTopic('kept')
+  const deleteWith = async (payload: string, contentType: string): Promise<Res> =>
+    app.inject({ method: 'DELETE', url: `${url}/topics/kept`, payload, headers: { 'content-type': contentType } })
+  assertError(t, await deleteWith('{}', 'text/plain'), 415, 415, 'INVALID_REQUEST')
+  assertError(t, await deleteWith('{"a":', 'application/json'), 400, 40001, 'INVALID_REQUEST')
+  assertError(t, await deleteWith(JSON.stringify({ pad: 'x'.repeat(64) }), 'application/json'), 413, 413, 'INVALID_REQUEST')
+  t.ok(log.hasTopic('kept'))
+})
+
 t.test('topic names in the path are checked', async t => {
   const { app, url } = await setup(t)
   assertError(t, await send(app, 'GET', `${url}/topics/a%20b`), 400, 40001, 'INVALID_TOPIC_EXCEPTION')

@@ -163,12 +163,36 @@ t.test('streaming mode: concatenated JSON objects get one report per record, in 
   t.same((p1.json() as { records: Array<{ value: unknown }> }).records.map(r => r.value), ['a', 'd'])
 })
 
-t.test('streaming mode: malformed JSON anywhere rejects the request before anything is written', async t => {
+t.test('a body that is not a JSON object is a 400 and writes nothing', async t => {
   const s = await setup(t)
-  for (const payload of ['{"value":{"type":"STRING","data":"a"}} {"value":', '{"value":{"type":"STRING","data":"a"}} [1]', '', '{"a":1}}']) {
+  for (const payload of ['', '  \n', '[1]', '"text"', '{"value":{"type":"STRING","data":"a"}', '{"value":}', 'nul']) {
     const res = await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'application/json' }, payload })
     assertError(t, res, 400, 40001, 'INVALID_REQUEST')
+    t.match(res.json(), { message: /^Body is not valid JSON/ }, JSON.stringify(payload))
   }
+  const log = await s.app.getLog()
+  t.equal(log.partitionInfo(s.topic, 0).logEndOffset, 0, 'nothing was written')
+})
+
+t.test('one object, with whitespace around it, is a single produce: the status is its outcome', async t => {
+  const s = await setup(t, { partitions: 2 })
+  const ok = await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'application/json' }, payload: '\n  {"partition_id":1,"value":{"type":"STRING","data":"a"}}\r\n\n' })
+  t.equal(ok.statusCode, 200)
+  t.match(ok.headers['content-type'], /^application\/json/)
+  t.same(ok.json(), { ...ok.json() as object, error_code: 200, partition_id: 1, offset: 0 })
+  t.ok(isReport(ok.json()), 'matches ProduceResponse')
+  assertError(t, await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'application/json' }, payload: '{"partition_id":7}\n' }), 404, 40402, 'UNKNOWN_TOPIC_OR_PARTITION')
+  assertError(t, await produce(s, { value: { type: 'STRING', data: 'x' } }, 'no-such-topic'), 404, 40401, 'UNKNOWN_TOPIC_OR_PARTITION')
+})
+
+t.test('the body must be JSON; the answer must be acceptable as JSON', async t => {
+  const s = await setup(t)
+  const text = await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'text/plain' }, payload: '{"value":null}' })
+  assertError(t, text, 415, 415, 'INVALID_REQUEST')
+  const yaml = await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'application/json', accept: 'text/yaml' }, payload: '{"value":null}' })
+  assertError(t, yaml, 406, 406, 'INVALID_REQUEST')
+  const none = await s.app.inject({ method: 'POST', url: `${s.base}/records` })
+  assertError(t, none, 400, 40001, 'INVALID_REQUEST')
   const log = await s.app.getLog()
   t.equal(log.partitionInfo(s.topic, 0).logEndOffset, 0, 'nothing was written')
 })
