@@ -10,11 +10,10 @@
 // and closes it. autocannon runs in a worker thread of this process, so the load generator has its
 // own event loop and can use the other CPU instead of queueing behind the server's (bench/README.md).
 // A request counts only when it is 2xx and its body reports every record as written.
-import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
-import { mkdtemp, rm, statfs } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
-import { arch, availableParallelism, cpus, loadavg, platform, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -23,6 +22,7 @@ import autocannon from 'autocannon'
 import fastify, { type FastifyInstance } from 'fastify'
 import { loadConfig } from '../src/config.js'
 import { buildServer } from '../src/server.js'
+import { describeFs, loadAverage, machineSummary, packageVersion } from './machine-facts.js'
 
 interface Params {
   durationS: number
@@ -516,47 +516,9 @@ function parseParams (): Params {
   }
 }
 
-function commit (): string {
-  try {
-    const git = (...args: string[]): string => execFileSync('git', args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } // read only: never refresh the index
-    }).trim()
-    const sha = git('rev-parse', '--short', 'HEAD')
-    return git('status', '--porcelain', '--untracked-files=no') === '' ? sha : `${sha} + uncommitted changes`
-  } catch {
-    return 'unknown'
-  }
-}
-
-const FS_TYPES: Record<number, string> = {
-  0xef53: 'ext4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x2fc12fc1: 'zfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x6969: 'nfs', 0x1badface: 'apfs'
-}
-
-async function describeFs (dir: string): Promise<string> {
-  try {
-    const { type } = await statfs(dir)
-    return FS_TYPES[type] ?? `fs type 0x${type.toString(16)}`
-  } catch {
-    return 'unknown fs'
-  }
-}
-
-function packageVersion (name: string): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version?: string }
-    return pkg.version ?? '?'
-  } catch {
-    return '?'
-  }
-}
-
 const fmt = (n: number, digits = 0): string => Number.isFinite(n)
   ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
   : '-'
-
-const loadAverage = (): string => loadavg().map(n => n.toFixed(2)).join(' ')
 
 function median (values: number[]): number | undefined {
   if (values.length === 0) return undefined
@@ -568,10 +530,9 @@ function median (values: number[]): number | undefined {
 async function main (): Promise<void> {
   const params = parseParams()
   const fs = await describeFs(params.parentDir)
-  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
 
   console.log('Logway HTTP produce benchmark')
-  console.log(`node ${process.version} · ${platform()} ${arch()} · ${availableParallelism()} CPUs (${cpu}) · commit ${commit()}`)
+  console.log(machineSummary())
   console.log(`fastify ${packageVersion('fastify')} · lmdb ${packageVersion('lmdb')} · autocannon ${packageVersion('autocannon')} in a worker thread · ` +
     `data dirs under ${params.parentDir} (${fs}) · record ${params.recordSize} B · batch ${params.batchSize} · ` +
     `connections ${params.connections.join(', ')} · ${params.durationS} s each after ${params.warmupS} s warm-up · ${params.rounds} round(s)`)

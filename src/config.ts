@@ -13,6 +13,9 @@ export interface Config {
   retentionCheckIntervalMs: number
   bodyLimitBytes: number
   minFreeBytes: number
+  consumerInstanceTimeoutMs: number
+  consumerMaxInstances: number
+  consumerRequestMaxBytes: number
 }
 
 export type SettingName = keyof Config

@@ -8,6 +8,7 @@ import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
 import { openapiRoutes } from './http/openapi-routes.js'
 import { v2AdminRoutes } from './http/v2-admin-routes.js'
+import { v2ConsumerRoutes } from './http/v2-consumer-routes.js'
 import { v2ProduceRoutes } from './http/v2-produce-routes.js'
 import { v3FetchRoutes } from './http/v3-fetch-routes.js'
 import { v3BatchRoutes } from './http/v3-batch-routes.js'
@@ -15,6 +16,8 @@ import { v3RecordsRoutes } from './http/v3-records-routes.js'
 import { loadSharedSchemas } from './http/shared-schemas.js'
 import { buildValidator } from './http/validator-compiler.js'
 import { v3AdminRoutes } from './http/v3-admin-routes.js'
+import { v3GroupAdminRoutes } from './http/v3-group-admin-routes.js'
+import { v3GroupRoutes } from './http/v3-group-routes.js'
 import { LogStore, type LogStoreOptions } from './log/log-store.js'
 
 export interface ServerDeps {
@@ -79,7 +82,15 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   app.register(v3RecordsRoutes)
   app.register(v3BatchRoutes)
   app.register(v3FetchRoutes)
+  app.register(v3GroupRoutes)
+  app.register(v3GroupAdminRoutes)
   app.register(v2AdminRoutes)
   app.register(v2ProduceRoutes)
+  app.register(v2ConsumerRoutes, {
+    clock,
+    instanceTimeoutMs: config.consumerInstanceTimeoutMs,
+    maxInstances: config.consumerMaxInstances,
+    requestMaxBytes: config.consumerRequestMaxBytes
+  })
   return app
 }

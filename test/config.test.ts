@@ -9,7 +9,10 @@ const defaults: Config = {
   logLevel: 'info',
   retentionCheckIntervalMs: 30000,
   bodyLimitBytes: 16 * 1024 * 1024,
-  minFreeBytes: 64 * 1024 * 1024
+  minFreeBytes: 64 * 1024 * 1024,
+  consumerInstanceTimeoutMs: 300000,
+  consumerMaxInstances: 1000,
+  consumerRequestMaxBytes: 16 * 1024 * 1024
 }
 
 /** Asserts that loading fails with a one-line ConfigError naming the setting. */
@@ -49,7 +52,10 @@ t.test('environment names and flags are derived from the setting names', async t
     ['logLevel', 'LOGWAY_LOG_LEVEL', 'log-level'],
     ['retentionCheckIntervalMs', 'LOGWAY_RETENTION_CHECK_INTERVAL_MS', 'retention-check-interval-ms'],
     ['bodyLimitBytes', 'LOGWAY_BODY_LIMIT_BYTES', 'body-limit-bytes'],
-    ['minFreeBytes', 'LOGWAY_MIN_FREE_BYTES', 'min-free-bytes']
+    ['minFreeBytes', 'LOGWAY_MIN_FREE_BYTES', 'min-free-bytes'],
+    ['consumerInstanceTimeoutMs', 'LOGWAY_CONSUMER_INSTANCE_TIMEOUT_MS', 'consumer-instance-timeout-ms'],
+    ['consumerMaxInstances', 'LOGWAY_CONSUMER_MAX_INSTANCES', 'consumer-max-instances'],
+    ['consumerRequestMaxBytes', 'LOGWAY_CONSUMER_REQUEST_MAX_BYTES', 'consumer-request-max-bytes']
   ])
 })
 
@@ -74,9 +80,23 @@ t.test('every setting can be set from the environment and from flags, converted 
     logLevel: 'trace',
     retentionCheckIntervalMs: '0',
     bodyLimitBytes: '1024',
-    minFreeBytes: '0'
+    minFreeBytes: '0',
+    consumerInstanceTimeoutMs: '60000',
+    consumerMaxInstances: '10',
+    consumerRequestMaxBytes: '4096'
   }
-  const expected: Config = { dataDir: '/var/lib/logway', host: '0.0.0.0', port: 0, logLevel: 'trace', retentionCheckIntervalMs: 0, bodyLimitBytes: 1024, minFreeBytes: 0 }
+  const expected: Config = {
+    dataDir: '/var/lib/logway',
+    host: '0.0.0.0',
+    port: 0,
+    logLevel: 'trace',
+    retentionCheckIntervalMs: 0,
+    bodyLimitBytes: 1024,
+    minFreeBytes: 0,
+    consumerInstanceTimeoutMs: 60000,
+    consumerMaxInstances: 10,
+    consumerRequestMaxBytes: 4096
+  }
   const env = Object.fromEntries(SETTINGS.map(s => [s.env, strings[s.name]]))
   t.same(loadConfig({ env }), expected, 'from the environment')
   t.same(loadConfig({ flags: strings }), expected, 'from flags')
@@ -122,6 +142,10 @@ t.test('out-of-range and out-of-enum values are errors naming the setting', asyn
   assertInvalid(t, () => loadConfig({ env: { LOGWAY_LOG_LEVEL: 'loud' } }), 'logLevel',
     /^invalid setting logLevel: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud" from LOGWAY_LOG_LEVEL\)$/)
   assertInvalid(t, () => loadConfig({ flags: { dataDir: '' } }), 'dataDir', /must be a non-empty string/)
+  assertInvalid(t, () => loadConfig({ env: { LOGWAY_CONSUMER_INSTANCE_TIMEOUT_MS: '999' } }), 'consumerInstanceTimeoutMs',
+    /must be an integer from 1000 to 2147483647 \(got 999 from LOGWAY_CONSUMER_INSTANCE_TIMEOUT_MS\)/)
+  assertInvalid(t, () => loadConfig({ flags: { consumerMaxInstances: '0' } }), 'consumerMaxInstances', /must be an integer from 1 to 1000000/)
+  assertInvalid(t, () => loadConfig({ flags: { consumerRequestMaxBytes: '100' } }), 'consumerRequestMaxBytes', /must be an integer from 1024 to 1073741824/)
 })
 
 t.test('config file values are checked with their JSON types', async t => {

@@ -317,6 +317,245 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/clusters/{cluster_id}/consumer-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List consumer groups
+         * @description Every group the coordinator knows, sorted by id: groups with members, empty groups that keep committed offsets, and simple groups (offsets committed without members).
+         */
+        get: operations["listKafkaConsumerGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a consumer group
+         * @description partition_assignor is Kafka's protocol name of the group's assignor (range or roundrobin), empty for a simple group; the coordinator is broker 0.
+         */
+        get: operations["getKafkaConsumerGroup"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a consumer group
+         * @description Deletes an empty group with its committed offsets (Kafka's DeleteGroups; kafka-consumer-groups --delete). A group with members is refused with 409 NON_EMPTY_GROUP. Answers once the deletion is durable. A Logway extension: Confluent REST Proxy v3 has no such operation.
+         */
+        delete: operations["deleteKafkaConsumerGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the consumers of a consumer group
+         * @description The group's members now, sorted by consumer_id; empty for an empty group.
+         */
+        get: operations["listKafkaConsumers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a consumer of a consumer group */
+        get: operations["getKafkaConsumer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the partitions assigned to a consumer
+         * @description The partitions the consumer owns now, by topic and partition. While a rebalance waits for it to give them up it still owns them; once it has, the list is empty until the new assignment.
+         */
+        get: operations["listKafkaConsumerAssignment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/consumers/{consumer_id}/assignments/{topic_name}/partitions/{partition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get one partition assigned to a consumer */
+        get: operations["getKafkaConsumerAssignment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the lags of a consumer group
+         * @description One entry per partition the group has committed an offset for: current_offset is the committed offset, lag is log_end_offset − current_offset (never below 0), and consumer_id and client_id name the member that owns the partition now (empty strings when none does, as Confluent). Sorted as Confluent: the largest lag first, then by topic and partition. Unlike Confluent, which answers 404 when the group has no committed offsets, the list is then empty.
+         */
+        get: operations["listKafkaConsumerLags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lags/{topic_name}/partitions/{partition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get the lag of a consumer group on one partition */
+        get: operations["getKafkaConsumerLag"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/lag-summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the lag summary of a consumer group
+         * @description The total lag over every partition the group has committed an offset for, and its most lagging partition (on a tie, the first by topic and partition) with the member that owns it now (empty strings when none does, as Confluent). A group without committed offsets has no summary: 404 (error_code 404), as Confluent.
+         */
+        get: operations["getKafkaConsumerGroupLagSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the committed offsets of a consumer group
+         * @description The group's committed offsets, by topic and partition (Kafka's OffsetFetch; kafka-consumer-groups --describe --offsets). A Logway extension: Confluent REST Proxy v3 has no such operation.
+         */
+        get: operations["listKafkaConsumerGroupOffsets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets/{topic_name}/partitions/{partition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the committed offset of a consumer group on one partition
+         * @description A Logway extension: Confluent REST Proxy v3 has no such operation.
+         */
+        get: operations["getKafkaConsumerGroupOffset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/consumer-groups/{consumer_group_id}/offsets:reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset the committed offsets of an empty consumer group
+         * @description As kafka-consumer-groups --reset-offsets: to the log start (earliest), the log end (latest), the first offset at or after a timestamp (the log end when there is none), or given offsets, which must lie within the log (else 400 OFFSET_OUT_OF_RANGE).
+         *
+         *     Without topics or partitions, every partition the group has a committed offset for is reset; with them, exactly those partitions (every partition of each topic in topics). Every partition is checked before anything is written, and all offsets are written together, durably, before the answer.
+         *
+         *     The group must exist and be empty: one with members is refused with 409 NON_EMPTY_GROUP. With dry_run, the answer is the offsets the reset would set, and nothing changes. The path follows Confluent's :action convention (configs:alter). A Logway extension: Confluent REST Proxy v3 has no such operation.
+         */
+        post: operations["resetKafkaConsumerGroupOffsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/topics": {
         parameters: {
             query?: never;
@@ -439,6 +678,202 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/consumers/{group_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a consumer instance (Confluent REST Proxy v2)
+         * @description Creates a consumer instance in the group and answers its name and base_uri, the URL of its other requests. It is not in the group until it subscribes. It lives in this server's memory: it is closed after consumerInstanceTimeoutMs (default 5 min) without requests (auto-committing when enabled, then leaving its group), when deleted, and when the server stops. The body's settings are Confluent's; a bad one, or the avro, protobuf or jsonschema format (which need a schema registry), is refused with 422 (42204).
+         */
+        post: operations["v2CreateConsumer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a consumer instance (Confluent REST Proxy v2)
+         * @description Closes the instance: ends its waiting records requests, commits its positions when auto.commit.enable is true, and leaves its group, whose other members then rebalance.
+         */
+        delete: operations["v2DeleteConsumer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the subscribed topics of a consumer instance (Confluent REST Proxy v2)
+         * @description The topics the instance is subscribed to; for a pattern, the existing topics it matches now.
+         */
+        get: operations["v2GetSubscription"];
+        put?: never;
+        /**
+         * Subscribe a consumer instance (Confluent REST Proxy v2)
+         * @description Subscribes to a list of topics or to a topic pattern, replacing any earlier subscription: the instance joins its group (or changes its subscription), which rebalances. Its partitions come with its next records request, which waits for the assignment within its timeout.
+         */
+        post: operations["v2Subscribe"];
+        /**
+         * Unsubscribe a consumer instance (Confluent REST Proxy v2)
+         * @description Commits its positions when auto.commit.enable is true, then drops the subscription (the instance leaves its group) and any partitions assigned by hand, as Kafka's unsubscribe.
+         */
+        delete: operations["v2Unsubscribe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the partitions of a consumer instance (Confluent REST Proxy v2)
+         * @description The partitions the instance consumes: assigned by hand, or by its group as of its last records request (as Kafka's assignment()).
+         */
+        get: operations["v2GetAssignments"];
+        put?: never;
+        /**
+         * Assign partitions to a consumer instance by hand (Confluent REST Proxy v2)
+         * @description Kafka's assign: the instance consumes these partitions without joining its group (an empty list unassigns). Each starts at the group's committed offset, else where auto.offset.reset says. Its commits are accepted only while the group has no members, as in Kafka.
+         */
+        post: operations["v2AssignPartitions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move the positions of a consumer instance (Confluent REST Proxy v2)
+         * @description Sets where the next records request reads each partition: `offsets` name the offset of the next record to read (not + 1); `timestamps` (Confluent's newer seek body; also milliseconds since the epoch, a Logway extension) move to the first record at or after the time, or to the log end when there is none. Every partition must be one the instance consumes; nothing moves unless all can. Positions are what a commit without offsets stores.
+         */
+        post: operations["v2SeekPositions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/positions/beginning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move positions to the beginning (Confluent REST Proxy v2)
+         * @description The next records request reads each partition from its log start offset.
+         */
+        post: operations["v2SeekToBeginning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/positions/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move positions to the end (Confluent REST Proxy v2)
+         * @description The next records request reads each partition from its log end offset: only records appended from now on.
+         */
+        post: operations["v2SeekToEnd"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read records (Confluent REST Proxy v2)
+         * @description Kafka's poll: returns records from the instance's positions and moves them past. Waits up to the timeout — first, after a subscription or a rebalance, for the group's assignment; then for records, woken by appends (long polling) — and answers once it holds fetch.min.bytes (by default any record), or at the timeout with what it has (possibly nothing). A rebalance that waits for the instance is joined here: positions are auto-committed first when auto.commit.enable is true. A partition without a position starts at the group's committed offset, else where auto.offset.reset says; a position the log no longer holds (retention) moves by auto.offset.reset too. Accept must name the instance's format: application/vnd.kafka.binary.v2+json (or application/vnd.kafka.v2+json, read as binary as Confluent does) or application/vnd.kafka.json.v2+json; another format is refused with 406 (40601). Without an Accept header, the instance's format. headers and timestamp are Logway extensions.
+         */
+        get: operations["v2ReadRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group_name}/instances/{instance}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get committed offsets (Confluent REST Proxy v2)
+         * @description The group's committed offsets (whoever committed them) of the partitions asked for; partitions without one are left out. Each offset is the stored committed offset: the NEXT offset the group consumes, one more than the offset a POST …/offsets named. The partitions come, as in Confluent, from a JSON body {"partitions": [{"topic", "partition"}]} (V2ConsumerPartitionList) sent with the GET; or, for clients that cannot send a body with GET, from the query string: topic and partition repeated in pairs (?topic=t&partition=0&topic=t&partition=1), or topic alone for every partition of those topics; with neither, the partitions the instance consumes.
+         */
+        get: operations["v2GetCommittedOffsets"];
+        put?: never;
+        /**
+         * Commit offsets (Confluent REST Proxy v2)
+         * @description Commits offsets for the group, answering once they are durable. Each offset given is that of the LAST RECORD CONSUMED, and offset + 1 is stored: the group's committed offset is always the next offset to consume (Kafka's convention), and GET …/offsets shows the stored value. This is Confluent REST Proxy v2's behaviour. Without offsets (no body, an empty body, or {}), the instance commits its positions: for each partition it consumes, the offset after the last record it returned (or where …/positions moved it), which is again the next offset to consume. A subscribed instance commits as a member of its current generation: after its group rebalanced without it the commit is refused with 409 (40903), and it should read records to rejoin. An instance with partitions assigned by hand can commit only while the group has no members. The async query parameter is accepted and ignored: every commit is durable before the answer.
+         */
+        post: operations["v2CommitOffsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -507,6 +942,182 @@ export interface components {
             value: string | null;
             /** @enum {string} */
             source: "DYNAMIC_TOPIC_CONFIG" | "DEFAULT_CONFIG";
+        };
+        /**
+         * ConsumerAssignmentData
+         * @description A partition a member of a consumer group owns now (kind KafkaConsumerAssignment).
+         */
+        ConsumerAssignmentData: {
+            /** @enum {string} */
+            kind: "KafkaConsumerAssignment";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            consumer_id: string;
+            topic_name: string;
+            partition_id: number;
+            partition: components["schemas"]["Relationship"];
+            lag: components["schemas"]["Relationship"];
+        };
+        /**
+         * ConsumerAssignmentDataList
+         * @description The partitions a member owns now (kind KafkaConsumerAssignmentList), by topic and partition; empty while it has given them up for a rebalance.
+         */
+        ConsumerAssignmentDataList: {
+            /** @enum {string} */
+            kind: "KafkaConsumerAssignmentList";
+            metadata: components["schemas"]["ResourceCollectionMetadata"];
+            data: components["schemas"]["ConsumerAssignmentData"][];
+        };
+        /**
+         * ConsumerData
+         * @description A member of a consumer group (kind KafkaConsumer).
+         */
+        ConsumerData: {
+            /** @enum {string} */
+            kind: "KafkaConsumer";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            /** @description The member id the coordinator gave it: its client id (or `consumer`), a dash and a UUID. */
+            consumer_id: string;
+            /** @description Kafka's group.instance.id (static membership): not supported, always null. */
+            instance_id: string | null;
+            client_id: string;
+            assignments: components["schemas"]["Relationship"];
+        };
+        /**
+         * ConsumerDataList
+         * @description The members of a consumer group (kind KafkaConsumerList), sorted by consumer_id.
+         */
+        ConsumerDataList: {
+            /** @enum {string} */
+            kind: "KafkaConsumerList";
+            metadata: components["schemas"]["ResourceCollectionMetadata"];
+            data: components["schemas"]["ConsumerData"][];
+        };
+        /**
+         * ConsumerGroupData
+         * @description A consumer group (kind KafkaConsumerGroup), as Confluent REST Proxy v3 shows it.
+         */
+        ConsumerGroupData: {
+            /** @enum {string} */
+            kind: "KafkaConsumerGroup";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            /** @description True for a group that only stores offsets and never had members (committed by an admin or a consumer that assigns itself partitions). */
+            is_simple: boolean;
+            /** @description The group's partition assignor, by Kafka's protocol name (range or roundrobin); empty for a simple group. */
+            partition_assignor: string;
+            /**
+             * @description Kafka's group state, in upper case. Logway never reports UNKNOWN; a deleted group is gone at once, so DEAD is not seen either.
+             * @enum {string}
+             */
+            state: "UNKNOWN" | "PREPARING_REBALANCE" | "COMPLETING_REBALANCE" | "STABLE" | "DEAD" | "EMPTY";
+            coordinator: components["schemas"]["Relationship"];
+            consumers: components["schemas"]["Relationship"];
+            lag_summary: components["schemas"]["Relationship"];
+        };
+        /**
+         * ConsumerGroupDataList
+         * @description The consumer groups of the cluster (kind KafkaConsumerGroupList), sorted by id.
+         */
+        ConsumerGroupDataList: {
+            /** @enum {string} */
+            kind: "KafkaConsumerGroupList";
+            metadata: components["schemas"]["ResourceCollectionMetadata"];
+            data: components["schemas"]["ConsumerGroupData"][];
+        };
+        /**
+         * ConsumerGroupLagSummaryData
+         * @description A consumer group's total lag and its most lagging partition (kind KafkaConsumerGroupLagSummary).
+         */
+        ConsumerGroupLagSummaryData: {
+            /** @enum {string} */
+            kind: "KafkaConsumerGroupLagSummary";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            /** @description The member that owns the most lagging partition; empty when none does, as Confluent. */
+            max_lag_consumer_id: string;
+            /** @description Always null (no static membership). */
+            max_lag_instance_id: string | null;
+            /** @description That member's client id; empty when no member owns the partition. */
+            max_lag_client_id: string;
+            max_lag_topic_name: string;
+            max_lag_partition_id: number;
+            max_lag: number;
+            /** @description The sum of the lags of every partition the group has committed an offset for. */
+            total_lag: number;
+            max_lag_consumer: components["schemas"]["Relationship"];
+            max_lag_partition: components["schemas"]["Relationship"];
+        };
+        /**
+         * ConsumerGroupOffsetData
+         * @description A consumer group's committed offset on one partition (kind KafkaConsumerGroupOffset). A Logway extension: Confluent REST Proxy v3 has no offsets resource.
+         */
+        ConsumerGroupOffsetData: {
+            /** @enum {string} */
+            kind: "KafkaConsumerGroupOffset";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            topic_name: string;
+            partition_id: number;
+            /** @description The next offset the group will consume (Kafka's convention). */
+            committed_offset: number;
+            /** @description The metadata string committed with the offset (Kafka's OffsetAndMetadata.metadata), or null. */
+            offset_metadata: string | null;
+            /** @description When the offset was committed, ISO 8601 UTC (for a dry-run reset: when it would be). */
+            commit_timestamp: string;
+            partition: components["schemas"]["Relationship"];
+            lag: components["schemas"]["Relationship"];
+        };
+        /**
+         * ConsumerGroupOffsetDataList
+         * @description A consumer group's committed offsets (kind KafkaConsumerGroupOffsetList), by topic and partition. A Logway extension.
+         */
+        ConsumerGroupOffsetDataList: {
+            /** @enum {string} */
+            kind: "KafkaConsumerGroupOffsetList";
+            metadata: components["schemas"]["ResourceCollectionMetadata"];
+            data: components["schemas"]["ConsumerGroupOffsetData"][];
+        };
+        /**
+         * ConsumerLagData
+         * @description A consumer group's lag on one partition (kind KafkaConsumerLag).
+         */
+        ConsumerLagData: {
+            /** @enum {string} */
+            kind: "KafkaConsumerLag";
+            metadata: components["schemas"]["ResourceMetadata"];
+            cluster_id: string;
+            consumer_group_id: string;
+            topic_name: string;
+            partition_id: number;
+            /** @description The group's committed offset: the next offset it will consume. */
+            current_offset: number;
+            /** @description The next offset to assign. */
+            log_end_offset: number;
+            /** @description log_end_offset − current_offset, never below 0. */
+            lag: number;
+            /** @description The member that owns the partition now; empty when no member does (the group is empty or rebalancing), as Confluent. */
+            consumer_id: string;
+            /** @description Always null (no static membership). */
+            instance_id: string | null;
+            /** @description The owner's client id; empty when no member owns the partition. */
+            client_id: string;
+        };
+        /**
+         * ConsumerLagDataList
+         * @description A consumer group's lag on every partition it has committed an offset for (kind KafkaConsumerLagList): the largest lag first, then by topic and partition, as Confluent.
+         */
+        ConsumerLagDataList: {
+            /** @enum {string} */
+            kind: "KafkaConsumerLagList";
+            metadata: components["schemas"]["ResourceCollectionMetadata"];
+            data: components["schemas"]["ConsumerLagData"][];
         };
         /**
          * CreateTopicRequest
@@ -582,6 +1193,34 @@ export interface components {
             version: string;
             /** @description Milliseconds since the server was built. */
             uptime_ms: number;
+        };
+        /**
+         * OffsetResetRequest
+         * @description Resets the committed offsets of an empty consumer group, as kafka-consumer-groups --reset-offsets. A Logway extension.
+         */
+        OffsetResetRequest: {
+            /**
+             * @description earliest: the log start offset; latest: the log end offset; timestamp: the first offset whose record timestamp is at or after `timestamp` (the log end when there is none); offsets: the offsets given in `offsets`.
+             * @enum {string}
+             */
+            to: "earliest" | "latest" | "timestamp" | "offsets";
+            /** @description With to=timestamp only (and required there): an ISO 8601 date-time with a zone, or milliseconds since the epoch. */
+            timestamp?: string | number;
+            /** @description With to=offsets only (and required there): each offset must lie within its partition's log (log start to log end). */
+            offsets?: {
+                topic_name: string;
+                partition_id: number;
+                offset: number;
+            }[];
+            /** @description Scope (not with to=offsets): every partition of these topics. Without topics and partitions, the reset touches every partition the group has a committed offset for. */
+            topics?: string[];
+            /** @description Scope (not with to=offsets): these partitions, besides those of `topics`. */
+            partitions?: {
+                topic_name: string;
+                partition_id: number;
+            }[];
+            /** @description Answer the offsets the reset would set and change nothing (default false). */
+            dry_run?: boolean;
         };
         /**
          * PartitionData
@@ -894,6 +1533,188 @@ export interface components {
             brokers: number[];
         };
         /**
+         * V2ConsumerBinaryRecord
+         * @description A record read by a binary consumer instance. headers and timestamp are Logway extensions.
+         */
+        V2ConsumerBinaryRecord: {
+            topic: string;
+            /** @description base64, or null. */
+            key: string | null;
+            /** @description base64, or null (a tombstone). */
+            value: string | null;
+            partition: number;
+            offset: number;
+            /** @description Milliseconds since the epoch (CreateTime or LogAppendTime, by the topic's message.timestamp.type). */
+            timestamp: number;
+            headers: components["schemas"]["V2ConsumerRecordHeader"][];
+        };
+        /**
+         * V2ConsumerBinaryRecordList
+         * @description Records read by a binary consumer instance, in offset order within each partition.
+         */
+        V2ConsumerBinaryRecordList: components["schemas"]["V2ConsumerBinaryRecord"][];
+        /**
+         * V2ConsumerCommitResponse
+         * @description What a commit stored, per partition (Confluent's commit response, which Confluent leaves empty). committed is the stored offset: the next offset the group consumes; consumed is the last offset consumed, committed - 1.
+         */
+        V2ConsumerCommitResponse: {
+            topic: string;
+            partition: number;
+            consumed: number;
+            committed: number;
+        }[];
+        /**
+         * V2ConsumerCommittedOffsets
+         * @description The group's committed offsets of the partitions asked for; a partition without one is left out.
+         */
+        V2ConsumerCommittedOffsets: {
+            offsets: {
+                topic: string;
+                partition: number;
+                /** @description The committed offset as stored: the NEXT offset the group consumes, that is the offset a commit named + 1 (Kafka's OffsetAndMetadata.offset, as Confluent returns it). */
+                offset: number;
+                /** @description The commit's metadata; empty when it had none. */
+                metadata: string;
+            }[];
+        };
+        /**
+         * V2ConsumerCreateRequest
+         * @description A new consumer instance (Confluent REST Proxy v2). Every field is optional; an empty or absent body takes every default. A bad value is refused with 422 (42204).
+         */
+        V2ConsumerCreateRequest: {
+            /** @description The instance's name, unique in its group: the last segment of its base_uri. Absent: a generated rest-consumer-<uuid>. */
+            name?: string;
+            /** @description Deprecated (Confluent's v1 field): a name that overrides name. */
+            id?: string;
+            /** @description How records are rendered, case-insensitive: binary (the default; key and value are base64) or json (key and value are the JSON values stored). avro, protobuf and jsonschema need a schema registry, which Logway does not have: they are refused with 422. */
+            format?: string;
+            /**
+             * @description Where the instance starts a partition that has no committed offset (or whose committed offset left the log), and where it goes when its position leaves the log: earliest (the log start), latest (the log end; the default, as in Kafka) or none (the records request fails with 409 or 400).
+             * @enum {string}
+             */
+            "auto.offset.reset"?: "earliest" | "latest" | "none";
+            /** @description Kafka's enable.auto.commit, as the string "true" or "false" (Confluent's form, case-insensitive) or a boolean; default true. An auto-committing instance commits its positions at a records request at most every 5 s, before it gives up partitions in a rebalance, and when it is deleted or expires. */
+            "auto.commit.enable"?: boolean | string;
+            /** @description A records request answers once it holds this many bytes of records (or at its timeout); -1 (the default) or 0: as soon as it holds any record. An integer, or its decimal string. */
+            "fetch.min.bytes"?: number | string;
+            /** @description Confluent's alias of fetch.min.bytes. */
+            responseMinBytes?: number | string;
+            /** @description The longest a records request of this instance waits, in milliseconds, from 0 to 300000 (default 1000, Confluent's): a records request's timeout parameter can only shorten it. An integer, or its decimal string. */
+            "consumer.request.timeout.ms"?: number | string;
+            /** @description Confluent's alias of consumer.request.timeout.ms. */
+            requestWaitMs?: number | string;
+        };
+        /**
+         * V2ConsumerCreateResponse
+         * @description A new consumer instance: its name and the URL its requests go to.
+         */
+        V2ConsumerCreateResponse: {
+            /** @description The instance's name. */
+            instance_id: string;
+            /** @description http(s)://host/consumers/{group_name}/instances/{instance}, built from the request: the Forwarded header (proto, host), else X-Forwarded-Proto and X-Forwarded-Host, else the Host header. */
+            base_uri: string;
+        };
+        /**
+         * V2ConsumerJsonRecord
+         * @description A record read by a json consumer instance: key and value are the JSON values stored (null for a null key or value). headers and timestamp are Logway extensions.
+         */
+        V2ConsumerJsonRecord: {
+            topic: string;
+            key: unknown;
+            value: unknown;
+            partition: number;
+            offset: number;
+            /** @description Milliseconds since the epoch (CreateTime or LogAppendTime, by the topic's message.timestamp.type). */
+            timestamp: number;
+            headers: components["schemas"]["V2ConsumerRecordHeader"][];
+        };
+        /**
+         * V2ConsumerJsonRecordList
+         * @description Records read by a json consumer instance, in offset order within each partition.
+         */
+        V2ConsumerJsonRecordList: components["schemas"]["V2ConsumerJsonRecord"][];
+        /**
+         * V2ConsumerOffsetCommitRequest
+         * @description Offsets to commit. Each offset is that of the LAST RECORD CONSUMED: Logway stores offset + 1, the next offset to consume (Kafka's committed offset), as Confluent REST Proxy v2 does. Without offsets (no body, an empty body, or {}), the instance commits its positions: for each partition it consumes, the offset after the last record it returned (or where it was moved to).
+         */
+        V2ConsumerOffsetCommitRequest: {
+            offsets?: components["schemas"]["V2ConsumerPartitionOffset"][];
+        };
+        /**
+         * V2ConsumerPartitionList
+         * @description A list of partitions (Confluent's assignment, seek-to and committed-offsets bodies).
+         */
+        V2ConsumerPartitionList: {
+            partitions: components["schemas"]["V2ConsumerTopicPartition"][];
+        };
+        /**
+         * V2ConsumerPartitionOffset
+         * @description An offset of one partition. What it means depends on the request: in a commit it is the offset of the last record consumed (offset + 1 is stored); in a seek it is the offset of the next record to read.
+         */
+        V2ConsumerPartitionOffset: {
+            topic: string;
+            partition: number;
+            offset: number;
+            /** @description Stored with a committed offset (at most 4096 bytes); ignored by a seek. */
+            metadata?: string | null;
+        };
+        /**
+         * V2ConsumerPartitionTimestamp
+         * @description A time to seek one partition to: the first record whose timestamp is at or after it, or the log end when there is none.
+         */
+        V2ConsumerPartitionTimestamp: {
+            topic: string;
+            partition: number;
+            /** @description An ISO 8601 date-time with a zone (Confluent's form), or milliseconds since the epoch (a Logway extension). */
+            timestamp: string | number;
+            /** @description Accepted for compatibility and ignored. */
+            metadata?: string | null;
+        };
+        /**
+         * V2ConsumerRecordHeader
+         * @description A header of a consumed record (a Logway extension). Names may repeat; order is kept.
+         */
+        V2ConsumerRecordHeader: {
+            name: string;
+            /** @description base64, or null. */
+            value: string | null;
+        };
+        /**
+         * V2ConsumerSeekRequest
+         * @description New positions for partitions the instance consumes: by offset, by timestamp, or both (Confluent's ConsumerSeekRequest). Every partition must be the instance's; nothing moves unless all can.
+         */
+        V2ConsumerSeekRequest: {
+            /** @description The offset of the next record to read, per partition. It may lie outside the log: auto.offset.reset then applies at the next records request. */
+            offsets?: components["schemas"]["V2ConsumerPartitionOffset"][];
+            /** @description Per partition, a time to move to: the first record at or after it, or the log end when there is none. */
+            timestamps?: components["schemas"]["V2ConsumerPartitionTimestamp"][];
+        } | unknown | unknown;
+        /**
+         * V2ConsumerSubscription
+         * @description The topics a consumer instance is subscribed to (for a pattern: the existing topics it matches now); empty without a subscription.
+         */
+        V2ConsumerSubscription: {
+            topics: string[];
+        };
+        /**
+         * V2ConsumerSubscriptionRequest
+         * @description What a consumer instance subscribes to: a list of topics, or a pattern (exactly one of them).
+         */
+        V2ConsumerSubscriptionRequest: {
+            /** @description Topic names. Topics that do not exist yet are assigned once they are created. */
+            topics?: string[];
+            /** @description A regular expression (JavaScript syntax) that must match a whole topic name, as Java's Pattern.matches; matched again whenever topics are created or deleted. */
+            topic_pattern?: string;
+        } & (unknown | unknown);
+        /**
+         * V2ConsumerTopicPartition
+         * @description One partition of one topic.
+         */
+        V2ConsumerTopicPartition: {
+            topic: string;
+            partition: number;
+        };
+        /**
          * V2Partition
          * @description A partition and its replicas (Confluent REST Proxy v2). Logway is one node: broker 0 leads every partition and is its only replica.
          */
@@ -1061,6 +1882,21 @@ export interface components {
              * @default 67108864
              */
             minFreeBytes: number;
+            /**
+             * @description Confluent's consumer.instance.timeout.ms: a REST v2 consumer instance that receives no request for this long is closed, in milliseconds. It auto-commits (when its auto.commit.enable is true) and leaves its group; later requests to it answer 404 (40403). A subscribed instance's session and rebalance timeouts in its group are this plus 1 s (the session timeout kept within 6 s to 30 min), so an idle instance expires, and commits, before its group gives up on it.
+             * @default 300000
+             */
+            consumerInstanceTimeoutMs: number;
+            /**
+             * @description Most REST v2 consumer instances the server keeps at once; creating one more is refused with 429 until others are deleted or expire.
+             * @default 1000
+             */
+            consumerMaxInstances: number;
+            /**
+             * @description Confluent's consumer.request.max.bytes: the most record bytes one REST v2 records response carries, whatever max_bytes asks for (one record is returned even when it is larger).
+             * @default 16777216
+             */
+            consumerRequestMaxBytes: number;
         };
     };
     responses: never;
@@ -2651,6 +3487,963 @@ export interface operations {
             };
         };
     };
+    listKafkaConsumerGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumer groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupDataList"];
+                };
+            };
+            /** @description Unknown cluster */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumerGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumer group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteKafkaConsumerGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The group has members (NON_EMPTY_GROUP): stop its consumers first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listKafkaConsumers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerDataList"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consumer */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND) or consumer (UNKNOWN_MEMBER_ID) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listKafkaConsumerAssignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+                consumer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The assignments */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerAssignmentDataList"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND) or consumer (UNKNOWN_MEMBER_ID) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumerAssignment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+                consumer_id: string;
+                topic_name: string;
+                partition_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The assignment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerAssignmentData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND), consumer (UNKNOWN_MEMBER_ID), topic (40401) or partition (40402), or the consumer does not own the partition (error_code 404) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listKafkaConsumerLags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerLagDataList"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumerLag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+                topic_name: string;
+                partition_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lag */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerLagData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND), topic (40401) or partition (40402), or the group has no committed offset for the partition (error_code 404) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumerGroupLagSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The lag summary */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupLagSummaryData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND), or the group has no committed offsets (error_code 404) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    listKafkaConsumerGroupOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The committed offsets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupOffsetDataList"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404) or consumer group (GROUP_ID_NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getKafkaConsumerGroupOffset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+                topic_name: string;
+                partition_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The committed offset */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupOffsetData"];
+                };
+            };
+            /** @description Invalid consumer group id (INVALID_GROUP_ID) or path parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND), topic (40401) or partition (40402), or the group has no committed offset for the partition (error_code 404) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    resetKafkaConsumerGroupOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+                consumer_group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OffsetResetRequest"];
+            };
+        };
+        responses: {
+            /** @description The offsets set (with dry_run: that would be set), by topic and partition */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroupOffsetDataList"];
+                };
+            };
+            /** @description Invalid body or group id, or an offset outside its partition's log (OFFSET_OUT_OF_RANGE) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster (error_code 404), consumer group (GROUP_ID_NOT_FOUND), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The group has members (NON_EMPTY_GROUP): stop its consumers first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     v2ListTopics: {
         parameters: {
             query?: never;
@@ -3209,6 +5002,1256 @@ export interface operations {
             };
             /** @description The log is not open yet, or the server is shutting down */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2CreateConsumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerCreateRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerCreateRequest"];
+                "application/json": components["schemas"]["V2ConsumerCreateRequest"];
+            };
+        };
+        responses: {
+            /** @description The instance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ConsumerCreateResponse"];
+                };
+            };
+            /** @description The group name is not valid (1 to 255 characters, no control characters), or the body is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description An instance of that name already exists in the group (40902) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A setting is not valid, or the format needs a schema registry (42204) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server holds consumerMaxInstances instances already (429) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2DeleteConsumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2GetSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ConsumerSubscription"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2Subscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerSubscriptionRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerSubscriptionRequest"];
+                "application/json": components["schemas"]["V2ConsumerSubscriptionRequest"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not exactly one of topics and topic_pattern, a topic name that is not valid, or a pattern that is not a regular expression */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The instance has partitions assigned by hand (Kafka's illegal state (40903)), or the group is full or uses another assignor (40903) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2Unsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2GetAssignments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The partitions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ConsumerPartitionList"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2AssignPartitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/json": components["schemas"]["V2ConsumerPartitionList"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The instance is subscribed (Kafka's illegal state (40903)) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2SeekPositions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerSeekRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerSeekRequest"];
+                "application/json": components["schemas"]["V2ConsumerSeekRequest"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2SeekToBeginning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/json": components["schemas"]["V2ConsumerPartitionList"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2SeekToEnd: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerPartitionList"];
+                "application/json": components["schemas"]["V2ConsumerPartitionList"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2ReadRecords: {
+        parameters: {
+            query?: {
+                /** @description The longest to wait, in ms; at most the instance's consumer.request.timeout.ms (default 1000), which is also the default (as Confluent). */
+                timeout?: number;
+                /** @description The most bytes of records (as stored) to return, at most consumerRequestMaxBytes, which is also the default; one record is returned even when larger. */
+                max_bytes?: number;
+            };
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records, in offset order within each partition */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.binary.v2+json": components["schemas"]["V2ConsumerBinaryRecordList"];
+                    "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerBinaryRecordList"];
+                    "application/vnd.kafka.json.v2+json": components["schemas"]["V2ConsumerJsonRecordList"];
+                };
+            };
+            /** @description timeout or max_bytes is not an integer; or a position left the log and auto.offset.reset is none (40002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Accept names another embedded format than the instance's (40601), or no format Logway renders (406) */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The instance is neither subscribed nor assigned (Kafka's illegal state (40903)); or a partition has no committed offset and auto.offset.reset is none, or the group is full (40903) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A json instance met a key or value that is not JSON (42206): read it with a binary instance, or move past it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2GetCommittedOffsets: {
+        parameters: {
+            query?: {
+                /** @description A topic; repeat it, paired with partition by position. */
+                topic?: string[];
+                /** @description A partition of the topic at the same position. */
+                partition?: number[];
+            };
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The committed offsets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ConsumerCommittedOffsets"];
+                };
+            };
+            /** @description The body is not JSON or breaks V2ConsumerPartitionList, or topic and partition do not pair up */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    v2CommitOffsets: {
+        parameters: {
+            query?: {
+                /** @description Accepted for compatibility and ignored. */
+                async?: string;
+            };
+            header?: never;
+            path: {
+                group_name: string;
+                instance: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2ConsumerOffsetCommitRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2ConsumerOffsetCommitRequest"];
+                "application/json": components["schemas"]["V2ConsumerOffsetCommitRequest"];
+            };
+        };
+        responses: {
+            /** @description What was stored, per partition */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ConsumerCommitResponse"];
+                };
+            };
+            /** @description The body breaks its schema, or a metadata is longer than 4096 bytes (40002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown instance (40403), topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The group rebalanced: the instance's generation is not the current one, or the rebalance is completing; or the instance is assigned by hand and the group has members (40903) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is larger than the server's bodyLimitBytes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
+            507: {
                 headers: {
                     [name: string]: unknown;
                 };
