@@ -29,7 +29,12 @@ export const ERROR_CODES = {
   GROUP_MAX_SIZE_REACHED: 'The consumer group already has as many members as the coordinator allows.',
   OFFSET_METADATA_TOO_LARGE: 'The metadata of a committed offset is longer than the coordinator allows.',
   NO_OFFSET_FOR_PARTITION: 'The group has no committed offset for the partition and auto.offset.reset is none.',
-  COORDINATOR_NOT_AVAILABLE: 'The group coordinator is not open yet, or is shutting down.'
+  COORDINATOR_NOT_AVAILABLE: 'The group coordinator is not open yet, or is shutting down.',
+  CONSUMER_ALREADY_EXISTS: 'A consumer instance of that name already exists in the consumer group.',
+  CONSUMER_FORMAT_MISMATCH: 'The requested embedded format (the Accept header) is not the one the consumer instance reads records in.',
+  CONSUMER_ILLEGAL_STATE: 'The consumer instance\'s state forbids the request: subscribing while assigned partitions by hand (or the reverse), seeking a partition it does not own, reading with neither a subscription nor an assignment.',
+  INVALID_CONSUMER_CONFIG: 'A consumer instance setting is not valid, or its embedded format is one Logway does not have (those that need a schema registry).',
+  TOO_MANY_CONSUMER_INSTANCES: 'The server already holds as many consumer instances as it allows: delete unused ones or wait for idle ones to expire.'
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

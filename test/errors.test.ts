@@ -20,7 +20,21 @@ t.test('every error code is mapped to an HTTP status and a Confluent-style error
   for (const code of codes) {
     const { status, errorCode } = ERROR_MAPPING[code]
     t.ok(status >= 400 && status <= 599, `${code}: ${status} is an error status`)
-    t.equal(Math.floor(errorCode / 100), status, `${code}: error_code ${errorCode} starts with its status ${status}`)
+    t.ok(errorCode === status || Math.floor(errorCode / 100) === status, `${code}: error_code ${errorCode} is its status ${status} or starts with it`)
+  }
+})
+
+t.test('the consumer errors keep the Confluent REST Proxy\'s numbers', async t => {
+  const confluent: Partial<Record<ErrorCode, [number, number]>> = {
+    GROUP_ID_NOT_FOUND: [404, 404],
+    CONSUMER_ALREADY_EXISTS: [409, 40902],
+    CONSUMER_FORMAT_MISMATCH: [406, 40601],
+    CONSUMER_ILLEGAL_STATE: [409, 40903],
+    INVALID_CONSUMER_CONFIG: [422, 42204],
+    TOO_MANY_CONSUMER_INSTANCES: [429, 429]
+  }
+  for (const [code, [status, errorCode]] of Object.entries(confluent) as Array<[ErrorCode, [number, number]]>) {
+    t.same(ERROR_MAPPING[code], { status, errorCode }, code)
   }
 })
 

@@ -4,7 +4,6 @@ import { LogwayError } from '../errors.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
 import { validateGroupId } from '../groups/group-coordinator.js'
 import type { LogStore } from '../log/log-store.js'
-import { V2ConsumerError } from './v2-consumer-errors.js'
 import { ConsumerInstance, type ConsumerInstanceSettings } from './v2-consumer-instance.js'
 
 /** The coordinator's default bounds on session timeouts (group.min/max.session.timeout.ms). */
@@ -77,8 +76,8 @@ export class ConsumerInstances {
   /**
    * Creates an instance (not yet subscribed or assigned), once an instance
    * of the same name that is closing has closed.
-   * @throws LogwayError INVALID_GROUP_ID, INVALID_REQUEST (bad name), BROKER_NOT_AVAILABLE (closing);
-   *   V2ConsumerError CONSUMER_ALREADY_EXISTS, TOO_MANY_CONSUMER_INSTANCES
+   * @throws LogwayError INVALID_GROUP_ID, INVALID_REQUEST (bad name), BROKER_NOT_AVAILABLE (closing),
+   *   CONSUMER_ALREADY_EXISTS, TOO_MANY_CONSUMER_INSTANCES
    */
   async create (init: NewInstance): Promise<ConsumerInstance> {
     validateGroupId(init.groupId)
@@ -90,10 +89,10 @@ export class ConsumerInstances {
     await this.#closing.get(id)
     if (this.#closed) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down.')
     if (this.#entries.has(id)) {
-      throw new V2ConsumerError('CONSUMER_ALREADY_EXISTS', `Consumer with specified consumer ID already exists in the specified consumer group: '${name}' in group '${init.groupId}'.`)
+      throw new LogwayError('CONSUMER_ALREADY_EXISTS', `Consumer with specified consumer ID already exists in the specified consumer group: '${name}' in group '${init.groupId}'.`)
     }
     if (this.#entries.size >= this.#options.maxInstances) {
-      throw new V2ConsumerError('TOO_MANY_CONSUMER_INSTANCES', `The server already holds ${this.#entries.size} consumer instances, the most it allows (consumerMaxInstances): delete unused ones or wait for idle ones to expire.`)
+      throw new LogwayError('TOO_MANY_CONSUMER_INSTANCES', `The server already holds ${this.#entries.size} consumer instances, the most it allows (consumerMaxInstances): delete unused ones or wait for idle ones to expire.`)
     }
     const timeoutMs = this.#options.instanceTimeoutMs
     const instance = new ConsumerInstance(init.groupId, name, init.settings, {

@@ -9,7 +9,8 @@ export interface HttpErrorMapping {
 /**
  * The one mapping from Logway error codes to HTTP. Numeric codes follow the
  * Confluent REST Proxy: the first three digits are the HTTP status, the rest
- * tell cases apart (40401 topic not found, 42206 bad record, …).
+ * tell cases apart (40401 topic not found, 42206 bad record, …); where the
+ * REST Proxy has no such number it echoes the bare status (404, 429).
  *
  * - Malformed input (a bad field, a bad topic name) is 400/40001.
  * - Kafka-level bad requests on well-formed input (the topic exists, bad
@@ -37,12 +38,13 @@ export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   KAFKA_STORAGE_ERROR: { status: 507, errorCode: 50701 },
   BROKER_NOT_AVAILABLE: { status: 503, errorCode: 50301 },
   UNKNOWN_SERVER_ERROR: { status: 500, errorCode: 50001 },
-  // Consumer groups: 40403 and 40405 are the REST Proxy's "consumer instance
-  // not found" and "consumer group not found"; 40903 is its "illegal state",
-  // used for every request the group's current state forbids (the string code
+  // Consumer groups: 40403 is the REST Proxy's "consumer instance not found";
+  // it has no numeric code of its own for an unknown consumer group and
+  // answers it with a bare 404, as here. 40903 is its "illegal state", used
+  // for every request the group's current state forbids (the string code
   // tells them apart); bad group settings are 400 like bad topic settings.
   INVALID_GROUP_ID: { status: 400, errorCode: 40001 },
-  GROUP_ID_NOT_FOUND: { status: 404, errorCode: 40405 },
+  GROUP_ID_NOT_FOUND: { status: 404, errorCode: 404 },
   UNKNOWN_MEMBER_ID: { status: 404, errorCode: 40403 },
   ILLEGAL_GENERATION: { status: 409, errorCode: 40903 },
   REBALANCE_IN_PROGRESS: { status: 409, errorCode: 40903 },
@@ -52,7 +54,16 @@ export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   GROUP_MAX_SIZE_REACHED: { status: 409, errorCode: 40903 },
   OFFSET_METADATA_TOO_LARGE: { status: 400, errorCode: 40002 },
   NO_OFFSET_FOR_PARTITION: { status: 409, errorCode: 40903 },
-  COORDINATOR_NOT_AVAILABLE: { status: 503, errorCode: 50301 }
+  COORDINATOR_NOT_AVAILABLE: { status: 503, errorCode: 50301 },
+  // v2 consumer instances, with the REST Proxy's numbers: 40902 "consumer
+  // already exists", 40601 "consumer format mismatch", 40903 "illegal state"
+  // and 42204 "invalid consumer config". The instance limit (consumerMaxInstances)
+  // has no REST Proxy number, so it echoes its status, 429.
+  CONSUMER_ALREADY_EXISTS: { status: 409, errorCode: 40902 },
+  CONSUMER_FORMAT_MISMATCH: { status: 406, errorCode: 40601 },
+  CONSUMER_ILLEGAL_STATE: { status: 409, errorCode: 40903 },
+  INVALID_CONSUMER_CONFIG: { status: 422, errorCode: 42204 },
+  TOO_MANY_CONSUMER_INSTANCES: { status: 429, errorCode: 429 }
 }
 
 /**

@@ -7,7 +7,6 @@ import type {
 } from '../groups/types.js'
 import type { LogStore } from '../log/log-store.js'
 import type { StoredRecord } from '../log/types.js'
-import { V2ConsumerError } from './v2-consumer-errors.js'
 
 /** The embedded formats a v2 consumer instance renders records in (avro, protobuf and jsonschema need a schema registry). */
 export type EmbeddedFormat = 'binary' | 'json'
@@ -139,8 +138,8 @@ export class ConsumerInstance {
   /**
    * Subscribes to topics or a pattern: joins the group (or changes the
    * subscription, which rebalances it). Partitions come with the next records request.
-   * @throws V2ConsumerError CONSUMER_ILLEGAL_STATE (partitions are assigned by hand);
-   *   LogwayError INVALID_REQUEST, INVALID_TOPIC_EXCEPTION, GROUP_MAX_SIZE_REACHED, INCONSISTENT_GROUP_PROTOCOL, COORDINATOR_NOT_AVAILABLE
+   * @throws LogwayError CONSUMER_ILLEGAL_STATE (partitions are assigned by hand),
+   *   INVALID_REQUEST, INVALID_TOPIC_EXCEPTION, GROUP_MAX_SIZE_REACHED, INCONSISTENT_GROUP_PROTOCOL, COORDINATOR_NOT_AVAILABLE
    */
   async subscribe (subscription: Subscription): Promise<void> {
     if (this.#mode === 'assigned') {
@@ -208,7 +207,7 @@ export class ConsumerInstance {
    * Assigns partitions by hand (Kafka's assign): no group membership, commits
    * without a generation (refused while the group has members). An empty list
    * unassigns. Positions of partitions kept are kept.
-   * @throws V2ConsumerError CONSUMER_ILLEGAL_STATE (subscribed); LogwayError UNKNOWN_TOPIC_OR_PARTITION
+   * @throws LogwayError CONSUMER_ILLEGAL_STATE (subscribed), UNKNOWN_TOPIC_OR_PARTITION
    */
   async assign (partitions: readonly TopicPartition[]): Promise<void> {
     if (this.#mode === 'subscribed') {
@@ -239,7 +238,7 @@ export class ConsumerInstance {
    * each timestamp from the first record at or after it, or the log end when
    * there is none (a Logway extension). Nothing moves unless every partition
    * is the instance's.
-   * @throws V2ConsumerError CONSUMER_ILLEGAL_STATE (a partition is not the instance's); LogwayError UNKNOWN_TOPIC_OR_PARTITION
+   * @throws LogwayError CONSUMER_ILLEGAL_STATE (a partition is not the instance's), UNKNOWN_TOPIC_OR_PARTITION
    */
   seek (offsets: readonly PartitionOffset[], timestamps: readonly PartitionTimestamp[] = []): void {
     for (const p of [...offsets, ...timestamps]) this.#checkOwned(p)
@@ -257,7 +256,7 @@ export class ConsumerInstance {
 
   /**
    * Moves positions to the log start (`beginning`) or the log end.
-   * @throws V2ConsumerError CONSUMER_ILLEGAL_STATE; LogwayError UNKNOWN_TOPIC_OR_PARTITION
+   * @throws LogwayError CONSUMER_ILLEGAL_STATE, UNKNOWN_TOPIC_OR_PARTITION
    */
   seekTo (where: 'beginning' | 'end', partitions: readonly TopicPartition[]): void {
     for (const p of partitions) this.#checkOwned(p)
@@ -377,8 +376,8 @@ export class ConsumerInstance {
    * them. Waits up to `timeoutMs` for the group's assignment, then for
    * records (woken by appends and rebalances, never polling), and returns
    * once it holds settings.fetchMinBytes, or at the timeout with what it has.
-   * @throws V2ConsumerError CONSUMER_ILLEGAL_STATE (neither subscribed nor assigned);
-   *   LogwayError NO_OFFSET_FOR_PARTITION and OFFSET_OUT_OF_RANGE (auto.offset.reset none), what `render` throws,
+   * @throws LogwayError CONSUMER_ILLEGAL_STATE (neither subscribed nor assigned),
+   *   NO_OFFSET_FOR_PARTITION and OFFSET_OUT_OF_RANGE (auto.offset.reset none), what `render` throws,
    *   GROUP_MAX_SIZE_REACHED (rejoining), COORDINATOR_NOT_AVAILABLE
    */
   async poll<T> (options: PollOptions<T>): Promise<T[]> {
@@ -664,8 +663,8 @@ export class ConsumerInstance {
   }
 }
 
-function illegalState (message: string): V2ConsumerError {
-  return new V2ConsumerError('CONSUMER_ILLEGAL_STATE', message)
+function illegalState (message: string): LogwayError {
+  return new LogwayError('CONSUMER_ILLEGAL_STATE', message)
 }
 
 function key (topic: string, partition: number): string {

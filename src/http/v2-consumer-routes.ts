@@ -1,6 +1,6 @@
 import './route-docs.js'
 import { Ajv, type ValidateFunction } from 'ajv'
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import type { Clock } from '../clock.js'
 import { LogwayError } from '../errors.js'
 import type { OffsetResetPolicy, TopicPartition } from '../groups/types.js'
@@ -12,17 +12,12 @@ import { errorResponse } from './common-responses.js'
 import { loadSharedSchemas } from './shared-schemas.js'
 import { V2_PRODUCES } from './v2-admin-routes.js'
 import { absoluteUrl } from './v2-consumer-base-uri.js'
-import { V2_CONSUMER_ERRORS, V2ConsumerError, type V2ConsumerErrorKind } from './v2-consumer-errors.js'
 import type { ConsumerInstance, ConsumerInstanceSettings, EmbeddedFormat, PartitionOffset, PartitionTimestamp } from './v2-consumer-instance.js'
 
 declare module 'fastify' {
   interface FastifySchema {
     /** The request body's media types, for the OpenAPI document (as @fastify/swagger reads them). */
     consumes?: readonly string[]
-  }
-  interface FastifyContextConfig {
-    /** Render a body schema violation on this route as this v2 consumer error (422 42204 on create). */
-    v2ConsumerBodyError?: V2ConsumerErrorKind
   }
 }
 
@@ -61,7 +56,7 @@ const GET_BODY_LIMIT_BYTES = 1_048_576
 
 const INSTANCE_NOT_FOUND = errorResponse('No such consumer instance in the group: never created, deleted, expired after consumerInstanceTimeoutMs without requests, or lost in a restart (40403)')
 const NO_CONTENT = { description: 'Done', type: 'null' } as const
-const ILLEGAL_STATE = 'Kafka\'s illegal state (40903)'
+const ILLEGAL_STATE = 'Kafka\'s illegal state: CONSUMER_ILLEGAL_STATE, 40903'
 
 interface GroupParams { group_name: string }
 interface InstanceParams extends GroupParams { instance: string }
@@ -142,34 +137,14 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
     if (request.body === undefined || request.body === null) request.body = {}
   })
 
-  app.setErrorHandler((err, request, reply) => {
-    let kind: V2ConsumerErrorKind | undefined
-    let message = ''
-    if (err instanceof V2ConsumerError) {
-      kind = err.kind
-      message = err.message
-    } else {
-      const bodyError = request.routeOptions.config.v2ConsumerBodyError
-      const e = err as { validation?: unknown, validationContext?: unknown, message?: unknown }
-      if (bodyError !== undefined && e.validation !== undefined && e.validationContext === 'body') {
-        kind = bodyError
-        message = `Invalid consumer configuration: ${String(e.message)}`
-      }
-    }
-    // Everything else renders through the app's one mapping.
-    if (kind === undefined) throw err
-    const { status, errorCode, code } = V2_CONSUMER_ERRORS[kind]
-    request.log.debug({ code: kind, message }, 'request rejected')
-    return reply.code(status).send({ error_code: errorCode, message, code })
-  })
-
   const use = async <T>(request: FastifyRequest<{ Params: InstanceParams }>, work: (instance: ConsumerInstance) => Promise<T> | T): Promise<T> =>
     await instances.use(request.params.group_name, request.params.instance, work)
 
   // ---- instances ---------------------------------------------------------------------------
 
   app.post<{ Params: GroupParams, Body: CreateBody }>('/consumers/:group_name', {
-    config: { produces: CONSUMER_PRODUCES, v2ConsumerBodyError: 'INVALID_CONSUMER_CONFIG' },
+    config: { produces: CONSUMER_PRODUCES },
+    schemaErrorFormatter: createSchemaError,
     schema: {
       summary: 'Create a consumer instance (Confluent REST Proxy v2)',
       description: [
@@ -185,9 +160,9 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
       response: {
         200: { description: 'The instance', $ref: 'V2ConsumerCreateResponse#' },
         400: errorResponse('The group name is not valid (1 to 255 characters, no control characters), or the body is not JSON'),
-        409: errorResponse('An instance of that name already exists in the group (40902)'),
-        422: errorResponse('A setting is not valid, or the format needs a schema registry (42204)'),
-        429: errorResponse('The server holds consumerMaxInstances instances already (429)')
+        409: errorResponse('An instance of that name already exists in the group (CONSUMER_ALREADY_EXISTS, 40902)'),
+        422: errorResponse('A setting is not valid, or the format needs a schema registry (INVALID_CONSUMER_CONFIG, 42204)'),
+        429: errorResponse('The server holds consumerMaxInstances instances already (TOO_MANY_CONSUMER_INSTANCES, 429)')
       }
     }
   }, async (request, reply) => {
@@ -403,7 +378,7 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
         },
         400: errorResponse('timeout or max_bytes is not an integer; or a position left the log and auto.offset.reset is none (40002)'),
         404: INSTANCE_NOT_FOUND,
-        406: errorResponse('Accept names another embedded format than the instance\'s (40601), or no format Logway renders (406)'),
+        406: errorResponse('Accept names another embedded format than the instance\'s (CONSUMER_FORMAT_MISMATCH, 40601), or no format Logway renders (406)'),
         409: errorResponse(`The instance is neither subscribed nor assigned (${ILLEGAL_STATE}); or a partition has no committed offset and auto.offset.reset is none, or the group is full (40903)`),
         422: errorResponse('A json instance met a key or value that is not JSON (42206): read it with a binary instance, or move past it')
       }
@@ -418,7 +393,7 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
         const { format, requestTimeoutMs } = instance.settings
         const type = negotiate(request.headers.accept, RECORD_TYPES[format])
         if (type === undefined) {
-          throw new V2ConsumerError('CONSUMER_FORMAT_MISMATCH', `The requested embedded data format does not match the deserializer for this consumer instance: '${instance.name}' reads ${format} records (Accept ${RECORD_TYPES[format].join(' or ')}).`)
+          throw new LogwayError('CONSUMER_FORMAT_MISMATCH', `The requested embedded data format does not match the deserializer for this consumer instance: '${instance.name}' reads ${format} records (Accept ${RECORD_TYPES[format].join(' or ')}).`)
         }
         const timeout = request.query.timeout ?? -1
         const maxBytes = request.query.max_bytes ?? -1
@@ -511,7 +486,7 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
 
 /**
  * The settings of a create request; the schema has checked the types.
- * @throws V2ConsumerError INVALID_CONSUMER_CONFIG
+ * @throws LogwayError INVALID_CONSUMER_CONFIG
  */
 function instanceSettings (body: CreateBody): ConsumerInstanceSettings {
   const format = (body.format ?? 'binary').toLowerCase()
@@ -538,8 +513,18 @@ function integerSetting (value: number | string | undefined, name: string, min: 
   return n
 }
 
-function invalidConfig (message: string): V2ConsumerError {
-  return new V2ConsumerError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: ${message}`)
+function invalidConfig (message: string): LogwayError {
+  return new LogwayError('INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: ${message}`)
+}
+
+/**
+ * A create request's schema violation, worded as Fastify does: a bad body is
+ * an invalid consumer configuration (422 42204), as Confluent answers; the
+ * error handler renders anything else as INVALID_REQUEST.
+ */
+function createSchemaError (errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors.map(e => `${dataVar}${e.instancePath} ${e.message ?? 'is not valid'}`).join(', ')
+  return dataVar === 'body' ? invalidConfig(text) : new Error(text)
 }
 
 function toPartitionTimestamp (item: TopicPartition & { timestamp: string | number }): PartitionTimestamp {

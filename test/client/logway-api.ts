@@ -1138,7 +1138,7 @@ export interface components {
          * @description The body of every error response.
          */
         ErrorResponse: {
-            /** @description Numeric code following the Confluent REST Proxy conventions (for example 40401: topic not found). Failures that have nothing to do with Kafka (unknown route, unsupported media type, body too large) echo the HTTP status. */
+            /** @description Numeric code following the Confluent REST Proxy conventions (for example 40401: topic not found). Failures that have nothing to do with Kafka (unknown route, unsupported media type, body too large), and those the REST Proxy has no number for (an unknown consumer group, too many consumer instances), echo the HTTP status. */
             error_code: number;
             /** @description What went wrong, for people. */
             message: string;
@@ -1146,7 +1146,7 @@ export interface components {
              * @description Stable error code, for programs. Codes are added, never renamed.
              * @enum {string}
              */
-            code: "INVALID_REQUEST" | "INVALID_TOPIC_EXCEPTION" | "TOPIC_ALREADY_EXISTS" | "UNKNOWN_TOPIC_OR_PARTITION" | "INVALID_PARTITIONS" | "INVALID_REPLICATION_FACTOR" | "INVALID_CONFIG" | "OFFSET_OUT_OF_RANGE" | "MESSAGE_TOO_LARGE" | "INVALID_RECORD" | "INVALID_TIMESTAMP" | "KAFKA_STORAGE_ERROR" | "BROKER_NOT_AVAILABLE" | "UNKNOWN_SERVER_ERROR" | "INVALID_GROUP_ID" | "GROUP_ID_NOT_FOUND" | "UNKNOWN_MEMBER_ID" | "ILLEGAL_GENERATION" | "REBALANCE_IN_PROGRESS" | "NON_EMPTY_GROUP" | "INVALID_SESSION_TIMEOUT" | "INCONSISTENT_GROUP_PROTOCOL" | "GROUP_MAX_SIZE_REACHED" | "OFFSET_METADATA_TOO_LARGE" | "NO_OFFSET_FOR_PARTITION" | "COORDINATOR_NOT_AVAILABLE";
+            code: "INVALID_REQUEST" | "INVALID_TOPIC_EXCEPTION" | "TOPIC_ALREADY_EXISTS" | "UNKNOWN_TOPIC_OR_PARTITION" | "INVALID_PARTITIONS" | "INVALID_REPLICATION_FACTOR" | "INVALID_CONFIG" | "OFFSET_OUT_OF_RANGE" | "MESSAGE_TOO_LARGE" | "INVALID_RECORD" | "INVALID_TIMESTAMP" | "KAFKA_STORAGE_ERROR" | "BROKER_NOT_AVAILABLE" | "UNKNOWN_SERVER_ERROR" | "INVALID_GROUP_ID" | "GROUP_ID_NOT_FOUND" | "UNKNOWN_MEMBER_ID" | "ILLEGAL_GENERATION" | "REBALANCE_IN_PROGRESS" | "NON_EMPTY_GROUP" | "INVALID_SESSION_TIMEOUT" | "INCONSISTENT_GROUP_PROTOCOL" | "GROUP_MAX_SIZE_REACHED" | "OFFSET_METADATA_TOO_LARGE" | "NO_OFFSET_FOR_PARTITION" | "COORDINATOR_NOT_AVAILABLE" | "CONSUMER_ALREADY_EXISTS" | "CONSUMER_FORMAT_MISMATCH" | "CONSUMER_ILLEGAL_STATE" | "INVALID_CONSUMER_CONFIG" | "TOO_MANY_CONSUMER_INSTANCES";
         };
         /**
          * FetchResponse
@@ -5055,7 +5055,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description An instance of that name already exists in the group (40902) */
+            /** @description An instance of that name already exists in the group (CONSUMER_ALREADY_EXISTS, 40902) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5082,7 +5082,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A setting is not valid, or the format needs a schema registry (42204) */
+            /** @description A setting is not valid, or the format needs a schema registry (INVALID_CONSUMER_CONFIG, 42204) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5091,7 +5091,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The server holds consumerMaxInstances instances already (429) */
+            /** @description The server holds consumerMaxInstances instances already (TOO_MANY_CONSUMER_INSTANCES, 429) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -5333,7 +5333,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The instance has partitions assigned by hand (Kafka's illegal state (40903)), or the group is full or uses another assignor (40903) */
+            /** @description The instance has partitions assigned by hand (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903), or the group is full or uses another assignor (40903) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5593,7 +5593,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The instance is subscribed (Kafka's illegal state (40903)) */
+            /** @description The instance is subscribed (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5701,7 +5701,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            /** @description A partition is not one the instance consumes (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5809,7 +5809,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            /** @description A partition is not one the instance consumes (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5917,7 +5917,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A partition is not one the instance consumes (Kafka's illegal state (40903)) */
+            /** @description A partition is not one the instance consumes (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -6019,7 +6019,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Accept names another embedded format than the instance's (40601), or no format Logway renders (406) */
+            /** @description Accept names another embedded format than the instance's (CONSUMER_FORMAT_MISMATCH, 40601), or no format Logway renders (406) */
             406: {
                 headers: {
                     [name: string]: unknown;
@@ -6028,7 +6028,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The instance is neither subscribed nor assigned (Kafka's illegal state (40903)); or a partition has no committed offset and auto.offset.reset is none, or the group is full (40903) */
+            /** @description The instance is neither subscribed nor assigned (Kafka's illegal state: CONSUMER_ILLEGAL_STATE, 40903); or a partition has no committed offset and auto.offset.reset is none, or the group is full (40903) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -70,7 +70,7 @@ t.test('create: instance_id and base_uri; names are unique per group (40902)', a
   t.match(res.headers['content-type'], /^application\/vnd\.kafka\.v2\+json/)
   t.same(res.json(), { instance_id: 'alice', base_uri: 'http://proxy.example:8082/consumers/my-group/instances/alice' })
 
-  assertError(t, await call(s.app, 'POST', '/consumers/my-group', { name: 'alice' }), 409, 40902, 'INVALID_REQUEST', /already exists/)
+  assertError(t, await call(s.app, 'POST', '/consumers/my-group', { name: 'alice' }), 409, 40902, 'CONSUMER_ALREADY_EXISTS', /already exists/)
   t.equal((await call(s.app, 'POST', '/consumers/other-group', { name: 'alice' })).statusCode, 200, 'the same name in another group')
 
   const generated = await call(s.app, 'POST', '/consumers/my-group')
@@ -115,7 +115,7 @@ t.test('create: Confluent\'s setting forms are accepted, bad ones refused with 4
     t.equal((await create(settings)).statusCode, 200, JSON.stringify(settings))
   }
   for (const format of ['avro', 'protobuf', 'jsonschema', 'AVRO']) {
-    assertError(t, await create({ format }), 422, 42204, 'INVALID_REQUEST', /needs a schema registry/)
+    assertError(t, await create({ format }), 422, 42204, 'INVALID_CONSUMER_CONFIG', /needs a schema registry/)
   }
   const refused: Array<[Record<string, unknown>, RegExp]> = [
     [{ format: 'xml' }, /format must be binary or json/],
@@ -127,7 +127,7 @@ t.test('create: Confluent\'s setting forms are accepted, bad ones refused with 4
     [{ 'session.timeout.ms': 1000 }, /^Invalid consumer configuration/],
     [{ name: '' }, /^Invalid consumer configuration/]
   ]
-  for (const [settings, message] of refused) assertError(t, await create(settings), 422, 42204, 'INVALID_REQUEST', message)
+  for (const [settings, message] of refused) assertError(t, await create(settings), 422, 42204, 'INVALID_CONSUMER_CONFIG', message)
 
   assertError(t, await call(s.app, 'POST', '/consumers/g', '{"name":'), 400, 40001, 'INVALID_REQUEST', /not valid JSON/)
   assertError(t, await call(s.app, 'POST', '/consumers/g', 'name=x', { 'content-type': 'text/plain' }), 415, 415, 'INVALID_REQUEST')
@@ -148,7 +148,7 @@ t.test('the server holds at most consumerMaxInstances instances (429)', async t 
   const s = await setup(t, 1, { consumerMaxInstances: 2 })
   await V2Consumer.create(s.app, 'g', { name: 'a' })
   const b = await V2Consumer.create(s.app, 'g', { name: 'b' })
-  assertError(t, await call(s.app, 'POST', '/consumers/g', { name: 'c' }), 429, 429, 'INVALID_REQUEST', /consumerMaxInstances/)
+  assertError(t, await call(s.app, 'POST', '/consumers/g', { name: 'c' }), 429, 429, 'TOO_MANY_CONSUMER_INSTANCES', /consumerMaxInstances/)
   t.equal((await b.delete()).statusCode, 204)
   t.equal((await call(s.app, 'POST', '/consumers/g', { name: 'c' })).statusCode, 200, 'room again once one is deleted')
 })
@@ -229,9 +229,9 @@ t.test('Accept must name the instance\'s format: 406 (40601) otherwise', async t
   const json = await subscribed(t, s, 'g1')
   const binary = await V2Consumer.create(s.app, 'g2', { 'auto.offset.reset': 'earliest' })
   await binary.subscribe(['orders'])
-  assertError(t, await json.fetch({}, BINARY), 406, 40601, 'INVALID_REQUEST', /does not match the deserializer/)
-  assertError(t, await json.fetch({}, V2), 406, 40601, 'INVALID_REQUEST', /reads json records/)
-  assertError(t, await binary.fetch({}, JSON_TYPE), 406, 40601, 'INVALID_REQUEST', /reads binary records/)
+  assertError(t, await json.fetch({}, BINARY), 406, 40601, 'CONSUMER_FORMAT_MISMATCH', /does not match the deserializer/)
+  assertError(t, await json.fetch({}, V2), 406, 40601, 'CONSUMER_FORMAT_MISMATCH', /reads json records/)
+  assertError(t, await binary.fetch({}, JSON_TYPE), 406, 40601, 'CONSUMER_FORMAT_MISMATCH', /reads binary records/)
   assertError(t, await binary.fetch({}, 'text/csv'), 406, 406, 'INVALID_REQUEST')
 
   const generic = await binary.fetch({}, V2)
@@ -364,7 +364,7 @@ t.test('a new subscription replaces the old one and rebalances', async t => {
 t.test('unsubscribe leaves the group; reading then is an illegal state (40903)', async t => {
   const s = await setup(t, 1)
   const fresh = await V2Consumer.create(s.app, 'g2')
-  assertError(t, await fresh.fetch(), 409, 40903, 'INVALID_REQUEST', /not subscribed to any topics or assigned any partitions/)
+  assertError(t, await fresh.fetch(), 409, 40903, 'CONSUMER_ILLEGAL_STATE', /not subscribed to any topics or assigned any partitions/)
   const c = await subscribed(t, s, 'g')
   await readFor(s, c)
   const groups = await s.app.getGroups()
@@ -373,7 +373,7 @@ t.test('unsubscribe leaves the group; reading then is an illegal state (40903)',
   t.equal(groups.describeGroup('g').members.length, 0)
   t.same((await c.request('GET', '/subscription')).json(), { topics: [] })
   t.same(await c.assignments(), [])
-  assertError(t, await c.fetch(), 409, 40903, 'INVALID_REQUEST')
+  assertError(t, await c.fetch(), 409, 40903, 'CONSUMER_ILLEGAL_STATE')
   t.equal((await c.subscribe(['orders'])).statusCode, 204, 'and can subscribe again')
   t.equal(groups.describeGroup('g').members.length, 1)
 })
@@ -527,9 +527,9 @@ t.test('manual assignment: no membership, positions, seeks, commits while the gr
   t.equal((await c.commit([{ topic: 'orders', partition: 0, offset: 1 }])).statusCode, 200, 'commits without a generation while the group has no members')
   t.equal(groups.committedOffset('g', 'orders', 0)?.committedOffset, 2)
 
-  assertError(t, await c.subscribe(['orders']), 409, 40903, 'INVALID_REQUEST', /mutually exclusive/)
-  assertError(t, await c.request('POST', '/positions', { offsets: [{ topic: 'orders', partition: 1, offset: 0 }] }), 409, 40903, 'INVALID_REQUEST', /No current assignment for partition orders-1/)
-  assertError(t, await c.request('POST', '/positions/end', { partitions: [{ topic: 'orders', partition: 1 }] }), 409, 40903, 'INVALID_REQUEST')
+  assertError(t, await c.subscribe(['orders']), 409, 40903, 'CONSUMER_ILLEGAL_STATE', /mutually exclusive/)
+  assertError(t, await c.request('POST', '/positions', { offsets: [{ topic: 'orders', partition: 1, offset: 0 }] }), 409, 40903, 'CONSUMER_ILLEGAL_STATE', /No current assignment for partition orders-1/)
+  assertError(t, await c.request('POST', '/positions/end', { partitions: [{ topic: 'orders', partition: 1 }] }), 409, 40903, 'CONSUMER_ILLEGAL_STATE')
   assertError(t, await c.request('POST', '/assignments', { partitions: [{ topic: 'orders', partition: 7 }] }), 404, 40402, 'UNKNOWN_TOPIC_OR_PARTITION')
   assertError(t, await c.request('POST', '/assignments', { partitions: [{ topic: 'nope', partition: 0 }] }), 404, 40401, 'UNKNOWN_TOPIC_OR_PARTITION')
   assertError(t, await c.request('POST', '/assignments', {}), 400, 40001, 'INVALID_REQUEST')
@@ -539,10 +539,10 @@ t.test('manual assignment: no membership, positions, seeks, commits while the gr
   const member = await subscribed(t, s, 'g')
   await member.records()
   assertError(t, await c.commit([{ topic: 'orders', partition: 0, offset: 2 }]), 409, 40903, 'NON_EMPTY_GROUP', /assigned by hand/)
-  assertError(t, await member.request('POST', '/assignments', { partitions: [{ topic: 'orders', partition: 0 }] }), 409, 40903, 'INVALID_REQUEST', /is subscribed/)
+  assertError(t, await member.request('POST', '/assignments', { partitions: [{ topic: 'orders', partition: 0 }] }), 409, 40903, 'CONSUMER_ILLEGAL_STATE', /is subscribed/)
 
   t.equal((await c.request('POST', '/assignments', { partitions: [] })).statusCode, 204, 'an empty list unassigns')
-  assertError(t, await c.fetch(), 409, 40903, 'INVALID_REQUEST')
+  assertError(t, await c.fetch(), 409, 40903, 'CONSUMER_ILLEGAL_STATE')
 })
 
 t.test('positions by timestamp: ISO 8601 or milliseconds; the log end when no record is that late', async t => {
@@ -565,7 +565,7 @@ t.test('positions by timestamp: ISO 8601 or milliseconds; the log end when no re
   assertError(t, await seek({}), 400, 40001, 'INVALID_REQUEST')
   assertError(t, await seek({ timestamps: [{ topic: 'orders', partition: 0, timestamp: 'yesterday' }] }), 400, 40001, 'INVALID_REQUEST')
   assertError(t, await seek({ timestamps: [{ topic: 'orders', partition: 0, timestamp: '2026-13-45T00:00:00Z' }] }), 400, 40001, 'INVALID_REQUEST', /not a date-time/)
-  assertError(t, await seek({ offsets: [{ topic: 'orders', partition: 0, offset: 1 }], timestamps: [{ topic: 'orders', partition: 1, timestamp: 0 }] }), 409, 40903, 'INVALID_REQUEST')
+  assertError(t, await seek({ offsets: [{ topic: 'orders', partition: 0, offset: 1 }], timestamps: [{ topic: 'orders', partition: 1, timestamp: 0 }] }), 409, 40903, 'CONSUMER_ILLEGAL_STATE')
   t.same(await readFor(s, c), [], 'nothing moved when one partition was refused')
 })
 
