@@ -4,6 +4,7 @@ const OPEN_BRACKET = 0x5b
 const CLOSE_BRACKET = 0x5d
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
+const NEWLINE = 0x0a
 
 /** Why a stream of JSON objects could not be split. */
 export type JsonObjectStreamFailure = 'malformed' | 'too-large'
@@ -57,6 +58,10 @@ export class JsonObjectStream {
   #inString = false
   #escaped = false
   #failure: JsonObjectStreamError | undefined
+  /** The complete lines of #textChunk from byte #textStart, decoded at once for the NDJSON fast path. */
+  #text = ''
+  #textChunk: Buffer | undefined
+  #textStart = 0
   #count = 0
   #ended = false
 
@@ -101,11 +106,19 @@ export class JsonObjectStream {
     if (this.#failure !== undefined) throw this.#failure
     while (this.#chunks.length > 0) {
       const chunk = this.#chunks[0] as Buffer
+      if (this.#objectStart < 0) {
+        const line = this.#nextLine(chunk)
+        if (line !== undefined) return line
+      }
       const end = this.#scan(chunk)
       if (end >= 0) return this.#complete(chunk, end)
       // The chunk is used up: keep its share of the object being assembled, if any.
       if (this.#objectStart >= 0) this.#parts.push(this.#partStart > 0 ? chunk.subarray(this.#partStart) : chunk)
       this.#chunks.shift()
+      if (this.#textChunk === chunk) {
+        this.#textChunk = undefined
+        this.#text = ''
+      }
       this.#chunkOffset += chunk.length
       this.#position = 0
       this.#partStart = this.#objectStart >= 0 ? 0 : -1
@@ -128,6 +141,76 @@ export class JsonObjectStream {
   /** True once `end()` was called and `next()` has returned every object. */
   get done (): boolean {
     return this.#ended && this.#chunks.length === 0 && this.#objectStart < 0 && this.#failure === undefined
+  }
+
+  /**
+   * The fast path for NDJSON, between objects: when the rest of the line in
+   * `chunk` parses as one JSON object, that object, found with a native
+   * search for the newline instead of the byte-by-byte scan. Anything else
+   * (no newline in this chunk, a line longer than the limit, several objects
+   * or part of one on the line, not an object, not JSON) is left to the
+   * scanner, which gives the same objects and the same errors.
+   */
+  #nextLine (chunk: Buffer): object | undefined {
+    // Whitespace between objects (the newline after one the scanner found) is skipped.
+    let start = this.#position
+    while (start < chunk.length && isWhitespace(chunk[start] as number)) start++
+    this.#position = start
+    if (chunk[start] !== OPEN_BRACE) return undefined
+    if (this.#textChunk !== chunk || start >= this.#textStart + this.#text.length) this.#decodeLines(chunk, start)
+    if (this.#textChunk !== chunk) return this.#nextLineOfBytes(chunk, start)
+    // Within the decoded lines, a character is a byte.
+    const text = this.#text
+    const at = start - this.#textStart
+    const newline = text.indexOf('\n', at)
+    if (newline - at > this.#maxObjectBytes) return undefined
+    let last = newline - 1
+    while (last > at && isWhitespace(text.charCodeAt(last))) last--
+    // Not one object on the line (a pretty-printed one, say): spare JSON.parse a throw.
+    if (text.charCodeAt(last) !== CLOSE_BRACE) return undefined
+    return this.#parsedLine(text.slice(at, newline), this.#textStart + newline + 1)
+  }
+
+  /**
+   * Decodes the complete lines of `chunk` from `start` at once, when they
+   * decode to a character per byte (ASCII, so positions carry over); else
+   * leaves #textChunk unset, for #nextLineOfBytes.
+   */
+  #decodeLines (chunk: Buffer, start: number): void {
+    this.#textChunk = undefined
+    this.#text = ''
+    const end = chunk.lastIndexOf(NEWLINE) + 1
+    if (end <= start) return
+    // Every other UTF-8 sequence takes more bytes than it gives characters.
+    const text = chunk.toString('utf8', start, end)
+    if (text.length !== end - start) return
+    this.#text = text
+    this.#textChunk = chunk
+    this.#textStart = start
+  }
+
+  /** #nextLine for bytes that are not ASCII: the line is decoded on its own. */
+  #nextLineOfBytes (chunk: Buffer, start: number): object | undefined {
+    const newline = chunk.indexOf(NEWLINE, start)
+    if (newline < 0 || newline - start > this.#maxObjectBytes) return undefined
+    let last = newline - 1
+    while (last > start && isWhitespace(chunk[last] as number)) last--
+    if (chunk[last] !== CLOSE_BRACE) return undefined
+    return this.#parsedLine(chunk.toString('utf8', start, newline), newline + 1)
+  }
+
+  /** The object `line` holds, which then ends at byte `next` of #chunks[0]; undefined when it holds none. */
+  #parsedLine (line: string, next: number): object | undefined {
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch {
+      return undefined
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+    this.#position = next
+    this.#count++
+    return value
   }
 
   /** Scans `chunk` from #position; returns the index just past a completed object, or -1. */
@@ -204,6 +287,8 @@ export class JsonObjectStream {
     this.#failure = new JsonObjectStreamError(reason, message, offset)
     // Nothing more will be read: let the buffered bytes go.
     this.#chunks.length = 0
+    this.#textChunk = undefined
+    this.#text = ''
     this.#parts.length = 0
     return this.#failure
   }

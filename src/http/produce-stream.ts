@@ -1,6 +1,7 @@
-import { PassThrough, type Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { LogwayError } from '../errors.js'
 import { JsonObjectStream, JsonObjectStreamError } from './json-object-stream.js'
+import { AnswerBuilder } from './record-data.js'
 
 /** How one record turned out; failures are values here, so nothing is an unhandled rejection while earlier records commit. */
 export type Outcome<T> = { ok: true, value: T } | { ok: false, error: unknown }
@@ -21,32 +22,49 @@ export interface ProduceStreamOptions<T> {
   maxObjectBytes: number
   /** Records issued whose line is not written yet; at the bound, reading the input pauses. */
   maxInFlight: number
-  /** Issues one record. Called in request order, synchronously as each object is parsed, so records parsed together share group commits. */
-  produce: (value: object, index: number) => Promise<T>
-  /** The line written for a record that was produced. */
-  report: (value: T) => object
+  /**
+   * Issues records, in request order: the objects parsed in one synchronous
+   * pass over the bytes at hand, as soon as they are parsed, so they can share
+   * one append; `firstIndex` is the first one's place in the body. Resolves
+   * with each record's outcome, in order; a rejection fails them all.
+   */
+  produce: (values: object[], firstIndex: number) => Promise<Array<Outcome<T>>>
+  /** Writes the line (its JSON text, without the newline) for a record that was produced. */
+  report: (value: T, out: AnswerBuilder) => void
   /** The line written for a record that failed, or for the point where the stream was cut short. */
   failure: (error: unknown, index: number) => object
 }
 
-interface Pending<T> {
-  index: number
-  outcome: Promise<Outcome<T>>
+/** The records issued together, whose lines are written together once all are settled. */
+interface Group<T> {
+  firstIndex: number
+  count: number
+  /** Set once every record of the group is settled. */
+  outcomes: Array<Outcome<T>> | undefined
+  /** Resolves once `outcomes` is set. */
+  settled: Promise<void>
 }
+
+/** Report lines are gathered into writes of about this many bytes. */
+const WRITE_BYTES = 16 * 1024
+const NEWLINE = 0x0a
 
 /**
  * Confluent's v3 produce over one request body, read incrementally: objects
- * are parsed as bytes arrive and each is issued at once. A body holding
- * exactly one object (known when the input ends after it) is `single`; once
- * the first byte of a second object arrives it is a `stream`, and each
- * record's line is written, in order, as soon as it and every record before
- * it are settled.
+ * are parsed as bytes arrive and issued at once, those parsed together in
+ * one call. A body holding exactly one object (known when the input ends
+ * after it) is `single`; once the first byte of a second object arrives it
+ * is a `stream`, and each record's line is written, in order, as soon as it
+ * and every record before it are settled: the lines settled together go in
+ * one write, and when the whole body was read and every record settled
+ * before the first line could be written, the answer goes as one piece.
  *
  * Memory is bounded whatever the client does: one object at most
  * `maxObjectBytes`, at most `maxInFlight` records between issue and write
  * (reading pauses at the bound, so TCP pushes back on the client), and the
- * output is written only as fast as the client reads it (the writer waits
- * for `drain`, which holds the in-flight records, which pauses reading).
+ * output is written only as fast as the client reads it (lines wait, and
+ * hold their records in flight, while the output's buffer is full, which
+ * pauses reading).
  *
  * Malformed JSON, an object over the limit, or `stop()` ends the input at
  * that point: records before it are still reported, then the line for the
@@ -62,12 +80,20 @@ export class ProduceStream<T> {
   readonly #input: Readable
   readonly #options: ProduceStreamOptions<T>
   readonly #splitter: JsonObjectStream
-  readonly #queue: Array<Pending<T>> = []
+  /** Groups issued and not yet written, in order. */
+  readonly #queue: Array<Group<T>> = []
+  /** Records in #queue. */
+  #inFlight = 0
   #mode: 'undecided' | 'single' | 'stream' = 'undecided'
   /** Nothing more will be issued. */
   #stopped = false
   #inputEnded = false
-  #wakeWriter: (() => void) | undefined
+  #pumping = false
+  #output: Readable | undefined
+  /** The output's buffer is full: lines wait until it asks for more. */
+  #outputFull = false
+  #outputEnded = false
+  readonly #lines = new AnswerBuilder(WRITE_BYTES)
   #resolveShape!: (shape: ProduceBodyShape<T>) => void
   #rejectShape!: (err: unknown) => void
   #resolveFinished!: () => void
@@ -123,48 +149,73 @@ export class ProduceStream<T> {
     if (!this.#inputEnded) this.#cutShort(clientGone())
   }
 
-  /** Issues parsed objects until the input needs more bytes or the in-flight bound is reached. */
+  /**
+   * Parses objects until the input needs more bytes or the in-flight bound
+   * is reached, and issues them as one group.
+   */
   #pump (): void {
-    while (!this.#stopped) {
-      // Before the body is known to be a stream, at most one record is in hand.
-      if (this.#mode === 'stream' && this.#queue.length >= this.#options.maxInFlight) {
-        this.#input.pause()
-        return
-      }
-      let value: object | undefined
-      try {
-        value = this.#splitter.next()
-      } catch (err) {
-        // Whatever follows a first object makes the body a stream, even garbage.
-        if (this.#mode === 'undecided' && this.#splitter.count === 1) this.#startStreaming()
-        this.#cutShort(inputError(err))
-        return
-      }
-      if (value === undefined) {
-        if (this.#splitter.done) {
-          this.#endOfInput()
+    if (this.#pumping) return
+    this.#pumping = true
+    const firstIndex = this.#splitter.count
+    const values: object[] = []
+    try {
+      while (!this.#stopped) {
+        // Before the body is known to be a stream, at most one record is in hand.
+        if (this.#mode === 'stream' && this.#inFlight + values.length >= this.#options.maxInFlight) {
+          this.#input.pause()
+          break
+        }
+        let value: object | undefined
+        try {
+          value = this.#splitter.next()
+        } catch (err) {
+          // Whatever follows a first object makes the body a stream, even garbage.
+          if (this.#mode === 'undecided' && this.#splitter.count === 1) this.#startStreaming()
+          this.#issue(values, firstIndex)
+          this.#cutShort(inputError(err))
           return
         }
-        if (this.#mode === 'undecided' && this.#splitter.count === 1 && this.#splitter.pending) this.#startStreaming()
-        if (!this.#inputEnded) this.#input.resume()
-        return
+        if (value === undefined) {
+          if (this.#splitter.done) {
+            this.#issue(values, firstIndex)
+            this.#endOfInput()
+            return
+          }
+          if (this.#mode === 'undecided' && this.#splitter.count === 1 && this.#splitter.pending) this.#startStreaming()
+          if (!this.#inputEnded) this.#input.resume()
+          break
+        }
+        if (this.#mode === 'undecided' && this.#splitter.count === 2) this.#startStreaming()
+        values.push(value)
       }
-      if (this.#mode === 'undecided' && this.#splitter.count === 2) this.#startStreaming()
-      this.#issue(value, this.#splitter.count - 1)
+      this.#issue(values, firstIndex)
+    } finally {
+      this.#pumping = false
     }
   }
 
-  #issue (value: object, index: number): void {
-    let outcome: Promise<Outcome<T>>
+  #issue (values: object[], firstIndex: number): void {
+    if (values.length === 0) return
+    let outcomes: Promise<Array<Outcome<T>>>
     try {
-      outcome = this.#options.produce(value, index).then(
-        (result): Outcome<T> => ({ ok: true, value: result }),
-        (error: unknown): Outcome<T> => ({ ok: false, error }))
+      outcomes = this.#options.produce(values, firstIndex)
     } catch (error) {
-      outcome = Promise.resolve({ ok: false, error })
+      outcomes = Promise.reject(error)
     }
-    this.#queue.push({ index, outcome })
-    this.#wake()
+    const count = values.length
+    const group: Group<T> = {
+      firstIndex,
+      count,
+      outcomes: undefined,
+      settled: outcomes.then(settled => {
+        group.outcomes = settled
+      }, (error: unknown) => {
+        group.outcomes = new Array(count).fill({ ok: false, error })
+      })
+    }
+    group.settled.then(() => this.#writeSettled())
+    this.#queue.push(group)
+    this.#inFlight += group.count
   }
 
   #endOfInput (): void {
@@ -177,7 +228,7 @@ export class ProduceStream<T> {
         this.#decideSingle()
       }
     }
-    this.#wake()
+    this.#writeSettled()
   }
 
   /** Stops reading before the end of the input; `error` is reported where the input was cut. */
@@ -189,8 +240,9 @@ export class ProduceStream<T> {
       this.#resolveFinished()
       return
     }
-    this.#queue.push({ index: this.#splitter.count, outcome: Promise.resolve({ ok: false, error }) })
-    this.#wake()
+    this.#queue.push({ firstIndex: this.#splitter.count, count: 1, outcomes: [{ ok: false, error }], settled: Promise.resolve() })
+    this.#inFlight++
+    this.#writeSettled()
   }
 
   #stopReading (): void {
@@ -206,60 +258,95 @@ export class ProduceStream<T> {
 
   #decideSingle (): void {
     this.#mode = 'single'
-    const first = this.#queue.shift() as Pending<T>
-    first.outcome.then(outcome => {
-      this.#resolveShape({ mode: 'single', outcome })
+    const first = this.#queue.shift() as Group<T>
+    this.#inFlight -= first.count
+    first.settled.then(() => {
+      this.#resolveShape({ mode: 'single', outcome: (first.outcomes as Array<Outcome<T>>)[0] as Outcome<T> })
       this.#resolveFinished()
     })
   }
 
   #startStreaming (): void {
     this.#mode = 'stream'
-    const output = new PassThrough()
+    // The output is made when the first line can be written (see #writeSettled).
+  }
+
+  #openOutput (): Readable {
+    const output = new Readable({
+      read: () => {
+        this.#outputFull = false
+        this.#writeSettled()
+      }
+    })
+    this.#output = output
     // The response closed before its end (the client went away): nobody reads what follows.
     output.once('close', () => {
       if (!this.#stopped) this.#stopReading()
-      this.#wake()
+      this.#queue.length = 0
+      this.#inFlight = 0
+      this.#resolveFinished()
     })
     this.#resolveShape({ mode: 'stream', output })
-    this.#write(output).catch(() => {}).finally(() => this.#resolveFinished())
+    return output
   }
 
-  async #write (output: PassThrough): Promise<void> {
-    for (;;) {
-      const head = this.#queue[0]
-      if (head === undefined) {
-        if (this.#stopped || output.destroyed) break
-        await new Promise<void>(resolve => { this.#wakeWriter = resolve })
-        continue
+  /**
+   * Writes the lines of the settled groups at the head of the queue, as few
+   * writes as the output's buffer allows; ends the output once nothing more
+   * will come; then reads on if the in-flight bound had paused reading.
+   */
+  #writeSettled (): void {
+    if (this.#mode !== 'stream' || this.#outputEnded) return
+    if (this.#output === undefined) {
+      if (this.#queue[0]?.outcomes === undefined) return
+      if (this.#stopped && this.#queue.every(group => group.outcomes !== undefined)) {
+        // The whole answer is known before its first line: it is handed on
+        // complete, so it leaves in one write rather than a write per group and
+        // another for the end.
+        for (const group of this.#queue) this.#render(group)
+        this.#queue.length = 0
+        this.#inFlight = 0
+        this.#outputEnded = true
+        const whole = new Readable({ read () {} })
+        whole.push(this.#lines.take())
+        whole.push(null)
+        this.#resolveShape({ mode: 'stream', output: whole })
+        this.#resolveFinished()
+        return
       }
-      const outcome = await head.outcome
-      if (output.destroyed) return
+      this.#output = this.#openOutput()
+    }
+    const output = this.#output
+    if (output.destroyed) return
+    const lines = this.#lines
+    while (!this.#outputFull) {
+      const head = this.#queue[0]
+      if (head?.outcomes === undefined) break
       this.#queue.shift()
-      const line = outcome.ok ? this.#options.report(outcome.value) : this.#options.failure(outcome.error, head.index)
-      if (!output.write(JSON.stringify(line) + '\n')) await drained(output)
-      this.#pump()
+      this.#inFlight -= head.count
+      this.#render(head)
+      if (lines.length >= WRITE_BYTES) this.#outputFull = !output.push(lines.take())
     }
-    if (!output.destroyed) output.end()
+    if (lines.length > 0) this.#outputFull = !output.push(lines.take())
+    if (this.#queue.length === 0 && this.#stopped) {
+      this.#outputEnded = true
+      output.push(null)
+      this.#resolveFinished()
+      return
+    }
+    if (!this.#stopped && this.#inFlight < this.#options.maxInFlight) this.#pump()
   }
 
-  #wake (): void {
-    const wake = this.#wakeWriter
-    this.#wakeWriter = undefined
-    wake?.()
-  }
-}
-
-function drained (output: PassThrough): Promise<void> {
-  return new Promise(resolve => {
-    const done = (): void => {
-      output.off('drain', done)
-      output.off('close', done)
-      resolve()
+  /** Writes the lines of a settled group. */
+  #render (group: Group<T>): void {
+    const lines = this.#lines
+    for (let i = 0; i < group.count; i++) {
+      const outcome = (group.outcomes as Array<Outcome<T>>)[i] as Outcome<T>
+      if (outcome.ok) this.#options.report(outcome.value, lines)
+      else lines.text(JSON.stringify(this.#options.failure(outcome.error, group.firstIndex + i)))
+      lines.byte(NEWLINE)
     }
-    output.on('drain', done)
-    output.on('close', done)
-  })
+  }
 }
 
 function clientGone (): LogwayError {

@@ -12,6 +12,33 @@ export interface RecordData {
 /** How fetch renders keys and values: base64, UTF-8 text, or parsed JSON. */
 export type RecordFormat = 'binary' | 'string' | 'json'
 
+/** A string JSON.stringify would only wrap in quotes: no quote, backslash, control character or surrogate. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
+const PLAIN_JSON_STRING = /^[^\u0000-\u001f"\\\ud800-\udfff]*$/
+
+/** The same, in printable ASCII: a byte a character. */
+const PLAIN_ASCII_JSON_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+const QUOTE = 0x22
+
+/**
+ * The UTF-8 bytes of the JSON text of a parsed JSON value, as
+ * JSON.stringify gives it. A string that needs no escaping is just quoted:
+ * far cheaper than JSON.stringify, and values are mostly such strings.
+ */
+export function jsonBytes (data: unknown): Buffer {
+  if (typeof data === 'string') {
+    if (PLAIN_ASCII_JSON_STRING.test(data)) {
+      const bytes = Buffer.allocUnsafe(data.length + 2)
+      bytes[0] = QUOTE
+      bytes.write(data, 1, 'latin1')
+      bytes[data.length + 1] = QUOTE
+      return bytes
+    }
+    if (PLAIN_JSON_STRING.test(data)) return Buffer.from('"' + data + '"', 'utf8')
+  }
+  return Buffer.from(JSON.stringify(data), 'utf8')
+}
+
 // Standard alphabet; padding may be left out, as Guava's decoder (Confluent's) allows.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
 
@@ -32,7 +59,7 @@ export function decodeBase64 (text: string, field: string): Buffer {
 export function recordDataBytes (value: RecordData | null | undefined, field: string): Buffer | null {
   if (value === null || value === undefined || value.data === null || value.data === undefined) return null
   const { type, data } = value
-  if (type === 'JSON') return Buffer.from(JSON.stringify(data), 'utf8')
+  if (type === 'JSON') return jsonBytes(data)
   if (typeof data !== 'string') throw new LogwayError('INVALID_REQUEST', `${field}.data must be a string for type ${type}.`)
   return type === 'BINARY' ? decodeBase64(data, `${field}.data`) : Buffer.from(data, 'utf8')
 }
@@ -52,5 +79,88 @@ export function renderBytes (bytes: Buffer | null, format: RecordFormat, where: 
     return JSON.parse(text) as unknown
   } catch {
     throw new LogwayError('INVALID_RECORD', `The ${where} is not JSON: fetch it with format=string or format=binary.`)
+  }
+}
+
+const NO_BYTES = Buffer.alloc(0)
+const NINE = 0x39
+const ZERO = 0x30
+
+/**
+ * Builds a produce answer (JSON text) straight into one buffer, growing it as
+ * needed: an answer with a line or an entry per record would otherwise take
+ * several strings per record, which cost more to collect than to build.
+ * Consecutive integers (the offsets of a batch) are written by counting up
+ * the previous one's digits.
+ */
+export class AnswerBuilder {
+  #buffer = NO_BYTES
+  #at = 0
+  readonly #capacity: number
+  readonly #digits = Buffer.alloc(24)
+  #digitCount = 0
+  #last = Number.NaN
+
+  /** `capacity`: the size of the buffer first taken (it grows as needed). */
+  constructor (capacity = 4096) {
+    this.#capacity = capacity
+  }
+
+  /** The bytes written so far. */
+  get length (): number {
+    return this.#at
+  }
+
+  /** Appends bytes. */
+  bytes (piece: Uint8Array): void {
+    this.#room(piece.length)
+    this.#buffer.set(piece, this.#at)
+    this.#at += piece.length
+  }
+
+  /** Appends a string, UTF-8 encoded. */
+  text (piece: string): void {
+    this.#room(Buffer.byteLength(piece, 'utf8'))
+    this.#at += this.#buffer.write(piece, this.#at, 'utf8')
+  }
+
+  /** Appends one byte. */
+  byte (value: number): void {
+    this.#room(1)
+    this.#buffer[this.#at++] = value
+  }
+
+  /** Appends a non-negative integer in decimal. */
+  integer (value: number): void {
+    const digits = this.#digits
+    if (value === this.#last + 1) {
+      let i = this.#digitCount - 1
+      while (i >= 0 && digits[i] === NINE) digits[i--] = ZERO
+      if (i >= 0) {
+        digits[i] = (digits[i] as number) + 1
+      } else {
+        this.#digitCount = digits.write(String(value), 0, 'latin1')
+      }
+    } else {
+      this.#digitCount = digits.write(String(value), 0, 'latin1')
+    }
+    this.#last = value
+    this.#room(this.#digitCount)
+    for (let i = 0; i < this.#digitCount; i++) this.#buffer[this.#at++] = digits[i] as number
+  }
+
+  /** The bytes written, handed over; the builder starts again empty. */
+  take (): Buffer {
+    const written = this.#buffer.subarray(0, this.#at)
+    this.#buffer = NO_BYTES
+    this.#at = 0
+    return written
+  }
+
+  #room (bytes: number): void {
+    if (this.#at + bytes <= this.#buffer.length) return
+    const bigger = Buffer.allocUnsafe(Math.max(2 * this.#buffer.length, this.#capacity, this.#at + bytes))
+    this.#buffer.copy(bigger, 0, 0, this.#at)
+    this.#buffer = bigger
   }
 }

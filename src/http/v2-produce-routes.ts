@@ -2,10 +2,11 @@ import './route-docs.js'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { isLogwayError, LogwayError, type ErrorCode } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
-import type { RecordHeader, RecordInput } from '../log/types.js'
+import type { RecordInput } from '../log/types.js'
 import { renderError } from './error-handler.js'
 import { TRANSPORT_ERRORS } from './error-mapping.js'
-import { decodeBase64 } from './record-data.js'
+import { IndexList, unknownTopic } from './produce-record.js'
+import { AnswerBuilder, decodeBase64, jsonBytes } from './record-data.js'
 import { V2_COMMON_ERRORS, V2_PRODUCES } from './v2-admin-routes.js'
 
 const BINARY = 'application/vnd.kafka.binary.v2+json'
@@ -101,9 +102,9 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
     }
   }, async (request, reply) => {
     const log = await app.getLog()
-    log.describeTopic(request.params.topic_name)
+    if (!log.hasTopic(request.params.topic_name)) throw unknownTopic(request.params.topic_name)
     const answer = await produce(log, request, request.params.topic_name, undefined)
-    return reply.type(request.responseType).send(answer)
+    return reply.type(`${request.responseType}; charset=utf-8`).send(answer)
   })
 
   app.post<{ Params: PartitionParams, Body: V2ProduceBody }>('/topics/:topic_name/partitions/:partition_id', {
@@ -127,75 +128,160 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
     const { topic_name: topic, partition_id: partition } = request.params
     log.partitionInfo(topic, partition)
     const answer = await produce(log, request, topic, partition)
-    return reply.type(request.responseType).send(answer)
+    return reply.type(`${request.responseType}; charset=utf-8`).send(answer)
   })
+}
+
+/** The records of one request that go to one partition, appended as one batch. */
+interface PartitionBatch {
+  partition: number
+  indexes: IndexList
+  records: RecordInput[]
+  baseOffset: number
 }
 
 /**
  * Writes the records of a checked request: each record is checked against the
  * topic, then every record of a partition is appended as one batch, all
- * partitions at once so they share group commits. Resolves once they are durable.
+ * partitions at once so they share group commits. Resolves, once they are
+ * durable, with the answer's JSON.
  * @throws the first record's error when every record failed
  */
-async function produce (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): Promise<object> {
-  const body = request.body as V2ProduceBody | undefined
-  // A bodiless POST reaches the handler unparsed and unvalidated.
-  if (body === undefined) throw unsupportedMediaType(`A produce request needs a body of type ${BINARY} or ${JSON_FORMAT}.`)
-  const binary = request.mediaType === BINARY
-  // Decoding every record first means a bad one rejects the request before anything is written.
-  const inputs = body.records.map((record, i) => toRecordInput(record, binary, i))
+async function produce (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): Promise<Buffer> {
+  const { count, batches, failures } = partitionRecords(log, request, topic, pathPartition)
+  // The parsed body is not needed past this point: holding it while the
+  // records wait for their flush costs every young-generation GC a copy of it.
+  request.body = undefined
 
-  const failures = new Map<number, unknown>()
-  const batches = new Map<number, { indexes: number[], records: RecordInput[] }>()
-  inputs.forEach((input, i) => {
-    try {
-      // Checked before choosing a partition, so a bad record does not move the round-robin.
-      log.checkRecord(topic, input)
-    } catch (err) {
-      failures.set(i, err)
-      return
+  const appends: Array<Promise<void>> = []
+  for (const batch of batches.values()) {
+    appends.push(log.append(topic, batch.partition, batch.records).then(
+      result => { batch.baseOffset = result.baseOffset },
+      (err: unknown) => { for (let j = 0; j < batch.indexes.length; j++) failures.set(batch.indexes.at(j), err) }))
+    // The log has encoded them: nothing needs the decoded records while the batch waits for its flush.
+    batch.records = []
+  }
+  await Promise.all(appends)
+  if (failures.size === count) throw allFailed(failures, count)
+
+  return answer(request, count, batches, failures)
+}
+
+const ANSWER_START = Buffer.from('{"key_schema_id":null,"value_schema_id":null,"offsets":[')
+const ANSWER_END = Buffer.from(']}')
+const WRITTEN_END = Buffer.from(',"error_code":null,"error":null}')
+const COMMA = 0x2c
+
+/**
+ * The answer's JSON (V2ProduceResponse), written by hand rather than
+ * serialised from an object per record by the response schema.
+ */
+function answer (request: FastifyRequest, count: number, batches: Map<number, PartitionBatch>, failures: Map<number, unknown>): Buffer {
+  // Where each record went, by request index: its batch, and its place in it.
+  const batchOf: Array<PartitionBatch | undefined> = new Array(count)
+  const placeOf: number[] = new Array(count)
+  for (const batch of batches.values()) {
+    if (batch.baseOffset < 0) continue
+    for (let j = 0; j < batch.indexes.length; j++) {
+      const index = batch.indexes.at(j)
+      batchOf[index] = batch
+      placeOf[index] = j
     }
-    const partition = pathPartition ?? body.records[i]?.partition ?? log.partitionFor(topic, input.key)
-    const batch = batches.get(partition) ?? { indexes: [], records: [] }
-    batch.indexes.push(i)
-    batch.records.push(input)
-    batches.set(partition, batch)
-  })
-
-  const offsets: PartitionOffset[] = new Array(inputs.length)
-  await Promise.all([...batches].map(([partition, batch]) => log.append(topic, partition, batch.records).then(
-    result => batch.indexes.forEach((index, j) => {
-      offsets[index] = { partition, offset: result.baseOffset + j, error_code: null, error: null }
-    }),
-    (err: unknown) => batch.indexes.forEach(index => failures.set(index, err))
-  )))
-
-  for (const [index, err] of failures) {
+  }
+  const out = new AnswerBuilder(ANSWER_START.length + count * 64)
+  out.bytes(ANSWER_START)
+  let prefixOf: PartitionBatch | undefined
+  let prefix = Buffer.alloc(0)
+  for (let i = 0; i < count; i++) {
+    if (i > 0) out.byte(COMMA)
+    const batch = batchOf[i]
+    if (batch !== undefined) {
+      if (batch !== prefixOf) {
+        prefixOf = batch
+        prefix = Buffer.from(`{"partition":${batch.partition},"offset":`)
+      }
+      out.bytes(prefix)
+      out.integer(batch.baseOffset + (placeOf[i] as number))
+      out.bytes(WRITTEN_END)
+      continue
+    }
+    const err = failures.get(i)
     const { body: error, unexpected } = renderError(err)
     if (unexpected) request.log.error({ err }, 'record failed')
-    offsets[index] = {
+    const entry: PartitionOffset = {
       partition: null,
       offset: null,
       error_code: RETRIABLE.has(error.code) ? KAFKA_RETRIABLE_ERROR : KAFKA_ERROR,
       error: error.message,
       code: error.code
     }
+    out.text(JSON.stringify(entry))
   }
-  if (failures.size === inputs.length) throw allFailed(failures, inputs.length)
-  return { key_schema_id: null, value_schema_id: null, offsets }
+  out.bytes(ANSWER_END)
+  return out.take()
 }
 
-function toRecordInput (record: V2Record, binary: boolean, index: number): RecordInput {
-  const bytes = (data: unknown, field: string): Buffer | null => {
-    if (data === null || data === undefined) return null
-    // The body schema has checked that binary data is a base64 string.
-    return binary ? decodeBase64(data as string, `records[${index}].${field}`) : Buffer.from(JSON.stringify(data), 'utf8')
+/**
+ * Decodes and checks every record of the request and groups those that pass
+ * by partition; the others are failures, by index.
+ */
+function partitionRecords (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): {
+  count: number
+  batches: Map<number, PartitionBatch>
+  failures: Map<number, unknown>
+} {
+  const body = request.body as V2ProduceBody | undefined
+  // A bodiless POST reaches the handler unparsed and unvalidated.
+  if (body === undefined) throw unsupportedMediaType(`A produce request needs a body of type ${BINARY} or ${JSON_FORMAT}.`)
+  const records = body.records
+  const count = records.length
+  // Decoding every record first means a bad one rejects the request before anything is written.
+  const inputs = records.map(request.mediaType === BINARY ? binaryRecordInput : jsonRecordInput)
+
+  const failures = new Map<number, unknown>()
+  const batches = new Map<number, PartitionBatch>()
+  for (let i = 0; i < count; i++) {
+    const input = inputs[i] as RecordInput
+    try {
+      // Checked before choosing a partition, so a bad record does not move the round-robin.
+      log.checkRecord(topic, input)
+    } catch (err) {
+      failures.set(i, err)
+      continue
+    }
+    const partition = pathPartition ?? records[i]?.partition ?? log.partitionFor(topic, input.key)
+    let batch = batches.get(partition)
+    if (batch === undefined) {
+      batch = { partition, indexes: new IndexList(), records: [], baseOffset: -1 }
+      batches.set(partition, batch)
+    }
+    batch.indexes.push(i)
+    batch.records.push(input)
   }
-  const headers: RecordHeader[] = (record.headers ?? []).map((h, i) => ({
-    key: h.name,
-    value: h.value === null || h.value === undefined ? null : decodeBase64(h.value, `records[${index}].headers[${i}].value`)
-  }))
-  const input: RecordInput = { key: bytes(record.key, 'key'), value: bytes(record.value, 'value'), headers }
+  return { count, batches, failures }
+}
+
+/** A json-format record: its key and value are stored as their JSON text. */
+function jsonRecordInput (record: V2Record, index: number): RecordInput {
+  const { key, value } = record
+  return toRecordInput(record, index, key === null || key === undefined ? null : jsonBytes(key), value === null || value === undefined ? null : jsonBytes(value))
+}
+
+/** A binary-format record: key and value are base64 (the body schema has checked they are strings). */
+function binaryRecordInput (record: V2Record, index: number): RecordInput {
+  const bytes = (data: unknown, field: string): Buffer | null =>
+    data === null || data === undefined ? null : decodeBase64(data as string, `records[${index}].${field}`)
+  return toRecordInput(record, index, bytes(record.key, 'key'), bytes(record.value, 'value'))
+}
+
+function toRecordInput (record: V2Record, index: number, key: Buffer | null, value: Buffer | null): RecordInput {
+  const input: RecordInput = { key, value }
+  if (record.headers !== undefined && record.headers.length > 0) {
+    input.headers = record.headers.map((h, i) => ({
+      key: h.name,
+      value: h.value === null || h.value === undefined ? null : decodeBase64(h.value, `records[${index}].headers[${i}].value`)
+    }))
+  }
   const timestamp = record.timestamp
   if (typeof timestamp === 'number') {
     input.timestamp = timestamp

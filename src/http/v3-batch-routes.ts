@@ -2,7 +2,7 @@ import './route-docs.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { renderError, type ErrorBody } from './error-handler.js'
-import { produceRecord, unknownTopic, type ProducedRecord, type ProduceRecordBody } from './produce-record.js'
+import { produceRecords, unknownTopic, type ProducedRecord, type ProduceRecordBody } from './produce-record.js'
 import { clusterNotFound } from './v3-records-routes.js'
 
 interface BatchParams {
@@ -70,21 +70,19 @@ export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
       ids.add(id)
     }
 
-    // Issued in one synchronous pass, so the entries share group commits; each outcome is settled at once.
-    const outcomes = entries.map(async (entry): Promise<SuccessEntry | FailureEntry> => {
-      try {
-        return { id: entry.id, ...await produceRecord(log, topic, entry) }
-      } catch (err) {
-        const { body, unexpected } = renderError(err, request.routeOptions.config)
-        if (unexpected) request.log.error({ err, entry: entry.id }, 'batch entry failed')
-        return { id: entry.id, ...body }
-      }
-    })
+    // Issued in one synchronous pass: the entries of each partition go to the log as one append.
+    const outcomes = await produceRecords(log, topic, entries)
     const successes: SuccessEntry[] = []
     const failures: FailureEntry[] = []
-    for (const outcome of await Promise.all(outcomes)) {
-      if ('error_code' in outcome) failures.push(outcome)
-      else successes.push(outcome)
+    for (const [i, outcome] of outcomes.entries()) {
+      const { id } = entries[i] as BatchEntry
+      if (outcome.ok) {
+        successes.push({ id, ...outcome.value })
+        continue
+      }
+      const { body, unexpected } = renderError(outcome.error, request.routeOptions.config)
+      if (unexpected) request.log.error({ err: outcome.error, entry: id }, 'batch entry failed')
+      failures.push({ id, ...body })
     }
     return reply.code(207).send({ successes, failures })
   })

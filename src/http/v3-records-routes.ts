@@ -3,8 +3,9 @@ import { finished, type Readable } from 'node:stream'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { renderError } from './error-handler.js'
-import { produceRecord, unknownTopic, type ProducedRecord, type ProduceRecordBody } from './produce-record.js'
+import { produceRecords, unknownTopic, type ProducedData, type ProducedRecord } from './produce-record.js'
 import { ProduceStream } from './produce-stream.js'
+import type { AnswerBuilder } from './record-data.js'
 
 /**
  * The most records of one streamed produce request that are issued and not
@@ -88,15 +89,14 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     // Only a request without a body (and without Content-Type) gets here unparsed.
     if (!(body instanceof UnreadBody)) throw request.validationError ?? new LogwayError('INVALID_REQUEST', 'The body must be a JSON object.')
 
+    const reportLine = reportWriter(log.clusterId, topic)
+    const check = bodyChecker(request)
     const stream = new ProduceStream<ProducedRecord>({
       input: body.stream,
       maxObjectBytes: request.routeOptions.bodyLimit,
       maxInFlight: MAX_RECORDS_IN_FLIGHT,
-      produce: async (value) => {
-        checkBody(request, value)
-        return await produceRecord(log, topic, value as ProduceRecordBody)
-      },
-      report: produced => ({ error_code: 200, ...produced }),
+      produce: values => produceRecords(log, topic, values, check),
+      report: reportLine,
       failure: (err, index) => {
         const { body: error, unexpected } = renderError(err, request.routeOptions.config)
         if (unexpected) request.log.error({ err, record: index }, 'record failed')
@@ -123,6 +123,52 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     }
     return reply.type(`${request.responseType}; charset=utf-8`).send(shape.output)
   })
+}
+
+/**
+ * Writes a streamed delivery report of the request's topic: the JSON text of
+ * `{ error_code: 200, ...produced }`, in ProduceResponse's order, built by hand
+ * because a stream writes one per record.
+ */
+function reportWriter (clusterId: string, topic: string): (produced: ProducedRecord, out: AnswerBuilder) => void {
+  const prefix = `{"error_code":200,"cluster_id":${JSON.stringify(clusterId)},"topic_name":${JSON.stringify(topic)},"partition_id":`
+  // Consecutive records mostly differ in their offset alone: the bytes before
+  // and after it are kept from the previous line while they stay the same.
+  let partition = -1
+  let head = Buffer.alloc(0)
+  let timestamp = ''
+  let key: ProducedData | null | undefined
+  let value: ProducedData | null | undefined
+  let tail = Buffer.alloc(0)
+  return (produced, out) => {
+    if (produced.partition_id !== partition) {
+      partition = produced.partition_id
+      head = Buffer.from(`${prefix}${partition},"offset":`)
+    }
+    if (produced.timestamp !== timestamp || produced.key !== key || produced.value !== value) {
+      ({ timestamp, key, value } = produced)
+      // An ISO 8601 timestamp and a ProducedData type need no escaping.
+      tail = Buffer.from(`,"timestamp":"${timestamp}","key":${dataText(key)},"value":${dataText(value)}}`)
+    }
+    out.bytes(head)
+    out.integer(produced.offset)
+    out.bytes(tail)
+  }
+}
+
+function dataText (data: ProducedData | null): string {
+  return data === null ? 'null' : `{"type":"${data.type}","size":${data.size}}`
+}
+
+/**
+ * Validates objects against the route's body schema (ProduceRequest).
+ * @throws a validation error, rendered as 400 like Fastify's own
+ */
+function bodyChecker (request: FastifyRequest): (value: object) => void {
+  // The route's compiled body validator, called directly: a stream calls it once per record.
+  const validate = request.getValidationFunction('body')
+  if (validate === undefined) return value => checkBody(request, value)
+  return value => { if (validate(value) !== true) checkBody(request, value) }
 }
 
 /**

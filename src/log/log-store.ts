@@ -4,13 +4,16 @@ import { open, type Database, type RootDatabase } from 'lmdb'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { LogwayError } from '../errors.js'
 import { partitionForKey } from './murmur2.js'
-import { decodeRecord, encodedSize, encodeRecord, readKeyAndTombstone, readPosition, readTimestamp, setPosition } from './record-codec.js'
+import {
+  batchRecordsAt, batchSize, decodeRecord, encodeBatch, encodedSize, encodeRecordInto, lastBatchOffset, readKeyAndTombstone,
+  readPosition, readTimestamp, setBatchEntry, setPosition, startBatch, visitBatch
+} from './record-codec.js'
 import { checkTopicConfigName, describeTopicConfigs, parseTopicConfigs, resolveTopicConfigs } from './topic-configs.js'
 import { validateTopicName } from './topic-name.js'
 import type {
   AppendListener, AppendResult, CreateTopicOptions, DurabilityOptions, PartitionInfo, ReadOptions,
   ReadResult, RecordInput, StoredRecord, SubDatabase, SubDatabaseKey, TopicChange, TopicChangeListener,
-  TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
+  RecordHeader, TimestampType, TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
 } from './types.js'
 
 export interface LogStoreOptions {
@@ -42,13 +45,27 @@ export interface MaintenanceReport {
 export const MAX_PARTITIONS = 10_000
 const DEFAULT_MAX_RECORDS = 500
 const DEFAULT_MAX_BYTES = 1024 * 1024
-const CLEANUP_CHUNK = 5_000
+/** Stored batches removed or rewritten per transaction by retention and compaction. */
+const CLEANUP_CHUNK = 64
 /** A partition-state key that is never written. */
 const NO_SUCH_KEY = ['never-written']
-const SCAN_CHUNK = 2_000
+/** Stored batches read per read snapshot by scans. */
+const SCAN_CHUNK = 32
+/** A stored batch is closed once its records reach this size; a larger record is a batch of its own. */
+const BATCH_BYTES = 32 * 1024
+const NO_HEADERS: readonly RecordHeader[] = []
+const EMPTY = Buffer.alloc(0)
+const NO_ENDS: number[] = []
+/**
+ * The storage format of a data dir, kept in the meta database: 2 stores
+ * records in batches (see record-codec.ts). A data dir of another format is
+ * refused rather than misread.
+ */
+const STORAGE_FORMAT = 2
 /** Names upper layers may give their sub-databases; stored with a prefix no log database uses. */
 const SUB_DATABASE_NAME = /^[a-z][a-z0-9-]{0,62}$/
 
+/** Topic number, partition, and the offset of the first record the stored batch was written with. */
 type RecordKey = [number, number, number]
 
 interface StoredTopic {
@@ -69,8 +86,17 @@ interface EndState {
 }
 
 interface PendingAppend {
-  buffers: Buffer[]
-  timestamps: number[]
+  /** The encoded records, back to back; each ends at its entry of `ends`. Both are let go once copied into stored batches. */
+  data: Buffer
+  ends: number[]
+  count: number
+  /**
+   * Each record's timestamp, or the one they all share (the append time,
+   * mostly): no array per append is held while it waits for its flush.
+   */
+  timestamps: number[] | number
+  /** The topic's timestamp type when the records were encoded. */
+  timestampType: TimestampType
   baseOffset: number
   resolve: (result: AppendResult) => void
   reject: (err: unknown) => void
@@ -101,6 +127,8 @@ class Partition {
   flushing = 0
   waiters = new Set<Waiter>()
   idleResolvers: Array<() => void> = []
+  /** Retention and compaction rewrite stored batches one change at a time: the tail of that chain. */
+  cleaning: Promise<unknown> = Promise.resolve()
 
   constructor (index: number, start: number, end: EndState) {
     this.index = index
@@ -182,7 +210,8 @@ export class LogStore {
   /**
    * Opens (or initialises) the log in `options.dataDir`, restoring every
    * topic, config and offset. A new data dir gets a new cluster id.
-   * @throws LogwayError KAFKA_STORAGE_ERROR when the data dir cannot be opened.
+   * @throws LogwayError KAFKA_STORAGE_ERROR when the data dir cannot be opened,
+   *   or holds a storage format of an earlier version.
    */
   static async open (options: LogStoreOptions): Promise<LogStore> {
     const durability: DurabilityOptions = {
@@ -219,7 +248,12 @@ export class LogStore {
       throw new LogwayError('KAFKA_STORAGE_ERROR', `Cannot open the data dir ${options.dataDir}: ${(err as Error).message}`, undefined, { cause: err })
     }
     const store = new LogStore(options, root, durability)
-    await store.#initialise()
+    try {
+      await store.#initialise()
+    } catch (err) {
+      await root.close()
+      throw err
+    }
     return store
   }
 
@@ -227,8 +261,13 @@ export class LogStore {
     if (this.clusterId === '') {
       // Kafka's cluster ids are 16 random bytes in URL-safe base64.
       const clusterId = randomBytes(16).toString('base64url')
-      await this.#durable(this.#meta.put('clusterId', clusterId));
+      await this.#durable(this.#atomically(() => {
+        this.#meta.put('clusterId', clusterId)
+        this.#meta.put('storageFormat', STORAGE_FORMAT)
+      }));
       (this as { clusterId: string }).clusterId = clusterId
+    } else if (this.#meta.get('storageFormat') !== STORAGE_FORMAT) {
+      throw new LogwayError('KAFKA_STORAGE_ERROR', `The data dir ${this.dataDir} was written by an earlier version of Logway, whose storage format this one cannot read.`)
     }
     for (const { value: stored } of this.#topicsDb.getRange()) {
       this.#topics.set(stored.name, this.#loadTopic(stored))
@@ -238,9 +277,9 @@ export class LogStore {
     }
     for (const topic of this.#topics.values()) {
       for (const partition of topic.partitions) {
-        const first = this.#firstRecordKey(topic.stored.id, partition.index, 0)
+        const first = this.#firstOffset(topic.stored.id, partition.index)
         if (first !== undefined && first < partition.logStartOffset) {
-          this.#inBackground(this.#removeRange(topic.stored.id, partition.index, first, partition.logStartOffset))
+          this.#inBackground(this.#removeRange(topic, partition, first, partition.logStartOffset))
         }
       }
     }
@@ -258,9 +297,10 @@ export class LogStore {
     const end = this.#state.get([id, index, 'end']) as EndState | undefined ??
       { logEndOffset: 0, endPosition: 0, maxTimestamp: -Infinity }
     // The end state is written in the same transaction as the records; the
-    // last key can only be ahead of it if that promise is ever broken.
-    for (const key of this.#records.getKeys({ start: [id, index, Number.MAX_SAFE_INTEGER], end: [id, index, -1], reverse: true, limit: 1 })) {
-      if (key[2] + 1 > end.logEndOffset) end.logEndOffset = key[2] + 1
+    // last record can only be ahead of it if that promise is ever broken.
+    for (const { key, value } of this.#records.getRange({ start: [id, index, Number.MAX_SAFE_INTEGER], end: [id, index, -1], reverse: true, limit: 1 })) {
+      const last = lastBatchOffset(value, key[2])
+      if (last + 1 > end.logEndOffset) end.logEndOffset = last + 1
     }
     const partition = new Partition(index, Math.min(start, end.logEndOffset), end)
     partition.startPosition = this.#positionAtOrAfter(id, index, partition.logStartOffset, end.logEndOffset)?.position ?? end.endPosition
@@ -480,7 +520,7 @@ export class LogStore {
    * @throws LogwayError UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP
    */
   checkRecord (topic: string, record: RecordInput): void {
-    this.#encode(this.#topic(topic), record, 0)
+    this.#check(this.#topic(topic), record, undefined)
   }
 
   /**
@@ -494,33 +534,44 @@ export class LogStore {
     if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
     const state = this.#topic(topic)
     const target = this.#partition(state, partition)
-    if (records.length === 0) throw new LogwayError('INVALID_REQUEST', 'An append needs at least one record.')
+    const count = records.length
+    if (count === 0) throw new LogwayError('INVALID_REQUEST', 'An append needs at least one record.')
     const now = this.#clock.now()
-    const buffers: Buffer[] = new Array(records.length)
-    const timestamps: number[] = new Array(records.length)
-    for (let i = 0; i < records.length; i++) {
-      const encoded = this.#encode(state, records[i] as RecordInput, now, i)
-      buffers[i] = encoded.buffer
-      timestamps[i] = encoded.timestamp
-    }
-    this.#checkFreeSpace(buffers)
     const timestampType = state.configs['message.timestamp.type']
+    let timestamps: number[] | undefined
+    const ends: number[] = new Array(count)
+    let total = 0
+    for (let i = 0; i < count; i++) {
+      const record = records[i] as RecordInput
+      total += this.#check(state, record, i)
+      ends[i] = total
+      const timestamp = timestampType === 'CreateTime' && record.timestamp !== undefined ? record.timestamp : now
+      if (timestamp !== now) timestamps ??= new Array<number>(count).fill(now)
+      if (timestamps !== undefined) timestamps[i] = timestamp
+    }
+    this.#checkFreeSpace(batchSize(count, total))
+    const data = Buffer.allocUnsafe(total)
+    let at = 0
+    for (let i = 0; i < count; i++) {
+      const record = records[i] as RecordInput
+      // #check has made sure key and value are bytes or null.
+      encodeRecordInto(data, at, record.key ?? null, record.value ?? null, record.headers ?? NO_HEADERS, timestamps?.[i] ?? now, timestampType)
+      at = ends[i] as number
+    }
     return new Promise<AppendResult>((resolve, reject) => {
-      target.queue.push({
-        buffers,
-        timestamps,
-        baseOffset: -1,
-        resolve: (result) => resolve(result),
-        reject
-      })
+      target.queue.push({ data, ends, count, timestamps: timestamps ?? now, timestampType, baseOffset: -1, resolve, reject })
       if (!target.committing) queueMicrotask(() => this.#issue(state, target))
-    }).then(result => ({ ...result, topic, partition, timestampType }))
+    })
   }
 
-  #encode (state: TopicState, record: RecordInput, now: number, index?: number): { buffer: Buffer, timestamp: number } {
+  /**
+   * Checks a record against the topic's configs without encoding it.
+   * Returns its encoded size.
+   */
+  #check (state: TopicState, record: RecordInput, index: number | undefined): number {
     const key = toBytes(record.key, 'key', index)
     const value = toBytes(record.value, 'value', index)
-    const headers = record.headers ?? []
+    const headers = record.headers ?? NO_HEADERS
     for (const h of headers) {
       if (typeof h.key !== 'string' || (h.value !== null && !(h.value instanceof Uint8Array))) {
         throw new LogwayError('INVALID_RECORD', 'Each header needs a string key and a bytes or null value.', { index })
@@ -530,18 +581,16 @@ export class LogStore {
     if (key === null && configs['cleanup.policy'] !== 'delete') {
       throw new LogwayError('INVALID_RECORD', `Compacted topic '${state.stored.name}' does not accept records with a null key.`, { index })
     }
-    let timestamp = now
     if (configs['message.timestamp.type'] === 'CreateTime' && record.timestamp !== undefined) {
       if (!Number.isSafeInteger(record.timestamp) || record.timestamp < 0) {
         throw new LogwayError('INVALID_TIMESTAMP', `Timestamp ${String(record.timestamp)} is not a non-negative integer number of milliseconds.`, { index })
       }
-      timestamp = record.timestamp
     }
     const size = encodedSize(key, value, headers)
     if (size > configs['max.message.bytes']) {
       throw new LogwayError('MESSAGE_TOO_LARGE', `The record is ${size} bytes; topic '${state.stored.name}' accepts at most ${configs['max.message.bytes']} (max.message.bytes).`, { index, sizeBytes: size })
     }
-    return { buffer: encodeRecord(key, value, headers, timestamp, configs['message.timestamp.type'], size), timestamp }
+    return size
   }
 
   /**
@@ -550,9 +599,7 @@ export class LogStore {
    * statfs at most every 250 ms or 1 MiB of appends.
    * @throws LogwayError KAFKA_STORAGE_ERROR while free space is under the reserve
    */
-  #checkFreeSpace (buffers: Buffer[]): void {
-    let bytes = 0
-    for (const b of buffers) bytes += b.length
+  #checkFreeSpace (bytes: number): void {
     const now = performance.now()
     if (now - this.#freeCheckedAt > 250 || this.#bytesSinceFreeCheck > 1024 * 1024 || this.#freeBytes - this.#bytesSinceFreeCheck - bytes < this.#minFreeBytes) {
       try {
@@ -572,7 +619,11 @@ export class LogStore {
     this.#bytesSinceFreeCheck += 2 * bytes
   }
 
-  /** Issues every queued append of a partition as one LMDB transaction. */
+  /**
+   * Issues every queued append of a partition as one LMDB transaction: their
+   * records, with offsets and positions assigned, go into stored batches of
+   * about BATCH_BYTES, each one put.
+   */
   #issue (state: TopicState, partition: Partition): void {
     if (partition.committing || partition.queue.length === 0) return
     if (this.#topics.get(state.stored.name) !== state) return
@@ -580,35 +631,90 @@ export class LogStore {
     const id = state.stored.id
     const before = { offset: partition.nextOffset, position: partition.nextPosition, maxTimestamp: partition.nextMaxTimestamp }
     let offset = before.offset
-    let position = before.position
     let maxTimestamp = before.maxTimestamp
     let indexFrom = -1
+    // Where the stored batches are cut: the record count and bytes of each.
+    const cuts: number[] = []
+    let runCount = 0
+    let runBytes = 0
+    for (const pending of batch) {
+      pending.baseOffset = offset
+      const { ends, timestamps } = pending
+      let start = 0
+      for (let i = 0; i < ends.length; i++) {
+        const end = ends[i] as number
+        if (runCount > 0 && runBytes + end - start > BATCH_BYTES) {
+          cuts.push(runCount, runBytes)
+          runCount = 0
+          runBytes = 0
+        }
+        runCount++
+        runBytes += end - start
+        const timestamp = typeof timestamps === 'number' ? timestamps : timestamps[i] as number
+        if (timestamp > maxTimestamp) {
+          if (indexFrom < 0) indexFrom = offset
+          maxTimestamp = timestamp
+        }
+        start = end
+        offset++
+      }
+    }
+    cuts.push(runCount, runBytes)
+    // One allocation for the transaction; each stored batch is a view of it.
+    let total = 0
+    for (let c = 0; c < cuts.length; c += 2) total += batchSize(cuts[c] as number, cuts[c + 1] as number)
+    const all = Buffer.allocUnsafe(total)
+    const stored: Array<{ offset: number, value: Buffer }> = []
+    let position = before.position
+    let next = before.offset
+    let cut = 0
+    let batchStart = 0
+    let batchEnd = 0
+    let batchOffset = 0
+    let inBatch = 0
+    let at = 0
+    for (const pending of batch) {
+      // Positions are set in the encoded records, then the records of a
+      // pending append that land in one stored batch are copied at once.
+      let start = 0
+      let copyFrom = 0
+      let copyTo = at
+      for (let i = 0; i < pending.ends.length; i++) {
+        if (at === batchEnd) {
+          if (start > copyFrom) pending.data.copy(all, copyTo, copyFrom, start)
+          const count = cuts[cut++] as number
+          batchStart = batchEnd
+          batchEnd = batchStart + batchSize(count, cuts[cut++] as number)
+          batchOffset = next
+          inBatch = 0
+          startBatch(all, batchStart, count)
+          at = batchStart + batchRecordsAt(count)
+          copyFrom = start
+          copyTo = at
+        }
+        const end = pending.ends[i] as number
+        setPosition(pending.data, position, start)
+        position += end - start
+        setBatchEntry(all, batchStart, inBatch++, next - batchOffset, end - start)
+        at += end - start
+        next++
+        start = end
+        if (at === batchEnd) stored.push({ offset: batchOffset, value: all.subarray(batchStart, batchEnd) })
+      }
+      pending.data.copy(all, copyTo, copyFrom, start)
+      // Copied: the encoded records are not needed while the commit is pending.
+      pending.data = EMPTY
+      pending.ends = NO_ENDS
+    }
     const end: EndState = { logEndOffset: offset, endPosition: position, maxTimestamp }
     // The batch is one transaction, written only if its first offset is free:
     // a stale end offset can never overwrite a record.
     const written = this.#records.ifNoExists([id, partition.index, before.offset], () => {
-      for (const pending of batch) {
-        pending.baseOffset = offset
-        for (let i = 0; i < pending.buffers.length; i++) {
-          const buffer = pending.buffers[i] as Buffer
-          setPosition(buffer, position)
-          this.#records.put([id, partition.index, offset], buffer)
-          const timestamp = pending.timestamps[i] as number
-          if (timestamp > maxTimestamp) {
-            if (indexFrom < 0) indexFrom = offset
-            maxTimestamp = timestamp
-          }
-          position += buffer.length
-          offset++
-        }
-      }
-      // One sparse time-index entry per batch that raises the running maximum
-      // timestamp: the first record with timestamp ≥ T lies at or after the
-      // entry of the first batch whose maximum reached T.
+      for (const entry of stored) this.#records.put([id, partition.index, entry.offset], entry.value)
+      // One sparse time-index entry per transaction that raises the running
+      // maximum timestamp: the first record with timestamp ≥ T lies at or
+      // after the entry of the first transaction whose maximum reached T.
       if (indexFrom >= 0) this.#timeIndex.put([id, partition.index, maxTimestamp], indexFrom)
-      end.logEndOffset = offset
-      end.endPosition = position
-      end.maxTimestamp = maxTimestamp
       this.#state.put([id, partition.index, 'end'], end)
     }) as Promise<boolean> & { flushed?: Promise<void> }
     partition.nextOffset = offset
@@ -646,9 +752,9 @@ export class LogStore {
           topic: state.stored.name,
           partition: partition.index,
           baseOffset: pending.baseOffset,
-          lastOffset: pending.baseOffset + pending.buffers.length - 1,
-          timestamps: pending.timestamps,
-          timestampType: state.configs['message.timestamp.type'],
+          lastOffset: pending.baseOffset + pending.count - 1,
+          timestamps: typeof pending.timestamps === 'number' ? new Array<number>(pending.count).fill(pending.timestamps) : pending.timestamps,
+          timestampType: pending.timestampType,
           logStartOffset: partition.logStartOffset
         })
       }
@@ -681,11 +787,12 @@ export class LogStore {
     const end = target.logEndOffset
     const records: StoredRecord[] = []
     let bytes = 0
-    for (const { key, value } of this.#records.getRange({ start: [state.stored.id, target.index, offset], end: [state.stored.id, target.index, end], limit: maxRecords })) {
-      if (records.length > 0 && bytes + value.length > maxBytes) break
-      records.push(decodeRecord(key[2], value))
-      bytes += value.length
-    }
+    this.#visitRecords(state.stored.id, target.index, offset, end, (at, record) => {
+      if (records.length > 0 && bytes + record.length > maxBytes) return false
+      records.push(decodeRecord(at, record))
+      bytes += record.length
+      return records.length < maxRecords
+    })
     const last = records.at(-1)
     return {
       records,
@@ -722,16 +829,14 @@ export class LogStore {
       from = Math.max(from, entry.value)
     }
     if (from >= end) return null
-    for (;;) {
-      let last = -1
-      for (const { key, value } of this.#records.getRange({ start: [id, partition.index, from], end: [id, partition.index, end], limit: SCAN_CHUNK })) {
-        const ts = readTimestamp(value)
-        if (ts >= timestamp) return { offset: key[2], timestamp: ts }
-        last = key[2]
-      }
-      if (last < 0) return null
-      from = last + 1
-    }
+    let found: { offset: number, timestamp: number } | null = null
+    this.#visitRecords(id, partition.index, from, end, (offset, record) => {
+      const ts = readTimestamp(record)
+      if (ts < timestamp) return true
+      found = { offset, timestamp: ts }
+      return false
+    })
+    return found
   }
 
   // ---- waiting for data ---------------------------------------------------------
@@ -811,19 +916,65 @@ export class LogStore {
     partition.logStartOffset = newStart
     partition.startPosition = this.#positionAtOrAfter(state.stored.id, partition.index, newStart, partition.logEndOffset)?.position ?? partition.endPosition
     await this.#durable(this.#state.put([state.stored.id, partition.index, 'start'], newStart))
-    return this.#removeRange(state.stored.id, partition.index, oldStart, newStart)
+    return this.#removeRange(state, partition, oldStart, newStart)
   }
 
-  /** Removes stored records with offsets in [from, to), a chunk per transaction. */
-  async #removeRange (id: number, partition: number, from: number, to: number): Promise<number> {
-    let removed = 0
+  /**
+   * Removes stored records with offsets in [from, to), a chunk of stored
+   * batches per transaction: a batch left with none is removed, one left
+   * with some is rewritten without the others. Returns how many were removed.
+   */
+  async #removeRange (state: TopicState, partition: Partition, from: number, to: number): Promise<number> {
+    return await this.#cleanup(partition, async () => {
+      const removed = await this.#rewriteBatches(state, partition, from, to, () => true)
+      await this.#removeDeadIndexEntries(state.stored.id, partition.index, to)
+      return removed
+    })
+  }
+
+  /**
+   * Rewrites the stored batches holding records with offsets in [from, to)
+   * without the records `drop` picks, a chunk of batches per transaction
+   * (see #cleanup). Stops if the topic is deleted meanwhile, as a rewrite
+   * must not bring back a batch its purge removed. Returns how many records were dropped.
+   */
+  async #rewriteBatches (state: TopicState, partition: Partition, from: number, to: number, drop: (offset: number) => boolean): Promise<number> {
+    const id = state.stored.id
+    let dropped = 0
+    let start = this.#batchKeyAt(id, partition.index, from)
     for (;;) {
-      const keys = [...this.#records.getKeys({ start: [id, partition, from], end: [id, partition, to], limit: CLEANUP_CHUNK })]
-      if (keys.length === 0) break
-      await committed(this.#atomically(() => { for (const key of keys) this.#records.remove(key) }))
-      removed += keys.length
-      from = (keys.at(-1) as RecordKey)[2] + 1
+      const changes: Array<{ key: RecordKey, value: Buffer | null }> = []
+      let next = -1
+      for (const { key, value } of this.#records.getRange({ start: [id, partition.index, start], end: [id, partition.index, to], limit: CLEANUP_CHUNK })) {
+        next = key[2] + 1
+        const offsets: number[] = []
+        const records: Buffer[] = []
+        let count = 0
+        visitBatch(value, key[2], (offset, record) => {
+          count++
+          if (offset < from || offset >= to || !drop(offset)) {
+            offsets.push(offset)
+            records.push(record)
+          }
+          return true
+        })
+        if (records.length === count) continue
+        dropped += count - records.length
+        changes.push({ key, value: records.length === 0 ? null : encodeBatch(key[2], offsets, records) })
+      }
+      if (next < 0 || this.#topics.get(state.stored.name) !== state) return dropped
+      await committed(this.#atomically(() => {
+        for (const { key, value } of changes) {
+          if (value === null) this.#records.remove(key)
+          else this.#records.put(key, value)
+        }
+      }))
+      start = next
     }
+  }
+
+  /** Removes the time-index entries that only cover offsets below `to`. */
+  async #removeDeadIndexEntries (id: number, partition: number, to: number): Promise<void> {
     // An index entry covers records up to the next entry's base offset, so it
     // is dead once the next entry starts at or below the new start.
     const dead: RecordKey[] = []
@@ -834,7 +985,6 @@ export class LogStore {
       previous = entry.key
     }
     await committed(this.#atomically(() => { for (const key of dead) this.#timeIndex.remove(key) }))
-    return removed
   }
 
   async #purgeTopic (id: number): Promise<void> {
@@ -848,9 +998,56 @@ export class LogStore {
     await committed(this.#deletedTopics.remove(id))
   }
 
-  #firstRecordKey (id: number, partition: number, from: number): number | undefined {
-    const [key] = [...this.#records.getKeys({ start: [id, partition, from], end: [id, partition, Number.MAX_SAFE_INTEGER], limit: 1 })]
-    return key?.[2]
+  /** The offset of the first stored record of a partition, if any. */
+  #firstOffset (id: number, partition: number): number | undefined {
+    let first: number | undefined
+    this.#visitRecords(id, partition, 0, Number.MAX_SAFE_INTEGER, offset => {
+      first = offset
+      return false
+    })
+    return first
+  }
+
+  /** The key offset of the stored batch that would hold `offset`: the last at or below it (`offset` when there is none). */
+  #batchKeyAt (id: number, partition: number, offset: number): number {
+    const [key] = [...this.#records.getKeys({ start: [id, partition, offset], end: [id, partition, -1], reverse: true, limit: 1 })]
+    return key?.[2] ?? offset
+  }
+
+  /**
+   * Calls `visit` with each stored record of a partition with an offset in
+   * [from, to), in order, until it returns false. Reads a chunk of stored
+   * batches per read snapshot, so no snapshot is held for long.
+   */
+  #visitRecords (id: number, partition: number, from: number, to: number, visit: (offset: number, record: Buffer) => boolean | undefined): void {
+    let start = this.#batchKeyAt(id, partition, from)
+    for (;;) {
+      let next = -1
+      for (const { key, value } of this.#records.getRange({ start: [id, partition, start], end: [id, partition, to], limit: SCAN_CHUNK })) {
+        next = key[2] + 1
+        let more = true
+        visitBatch(value, key[2], (offset, record) => {
+          if (offset < from) return true
+          more = offset < to && visit(offset, record) !== false
+          return more
+        })
+        if (!more) return
+      }
+      if (next < 0) return
+      start = next
+    }
+  }
+
+  /**
+   * Runs `work` after every earlier cleanup of the partition has finished:
+   * retention and compaction read stored batches and write them back
+   * changed, so two of them must not interleave. Appends never touch
+   * existing batches.
+   */
+  async #cleanup<T> (partition: Partition, work: () => Promise<T>): Promise<T> {
+    const run = partition.cleaning.then(work, work)
+    partition.cleaning = run.catch(() => {})
+    return await run
   }
 
   /**
@@ -911,8 +1108,12 @@ export class LogStore {
   }
 
   #positionAtOrAfter (id: number, partition: number, offset: number, end: number): { offset: number, position: number } | undefined {
-    const [entry] = [...this.#records.getRange({ start: [id, partition, offset], end: [id, partition, end], limit: 1 })]
-    return entry === undefined ? undefined : { offset: entry.key[2], position: readPosition(entry.value) }
+    let found: { offset: number, position: number } | undefined
+    this.#visitRecords(id, partition, offset, end, (at, record) => {
+      found = { offset: at, position: readPosition(record) }
+      return false
+    })
+    return found
   }
 
   /**
@@ -921,43 +1122,32 @@ export class LogStore {
    * Scans in chunks so no read snapshot is held for long.
    */
   async #compact (state: TopicState, partition: Partition): Promise<number> {
-    const id = state.stored.id
-    const end = partition.logEndOffset
-    const now = this.#clock.now()
-    const lagCutoff = now - state.configs['min.compaction.lag.ms']
-    const tombstoneCutoff = now - state.configs['delete.retention.ms']
-    const latest = new Map<string, number>()
-    this.#scan(id, partition, end, (offset, value) => {
-      const { key } = readKeyAndTombstone(value)
-      if (key !== null) latest.set(key.toString('latin1'), offset)
+    return await this.#cleanup(partition, async () => {
+      const id = state.stored.id
+      const start = partition.logStartOffset
+      const end = partition.logEndOffset
+      const now = this.#clock.now()
+      const lagCutoff = now - state.configs['min.compaction.lag.ms']
+      const tombstoneCutoff = now - state.configs['delete.retention.ms']
+      const latest = new Map<string, number>()
+      this.#visitRecords(id, partition.index, start, end, (offset, value) => {
+        const { key } = readKeyAndTombstone(value)
+        if (key !== null) latest.set(key.toString('latin1'), offset)
+        return true
+      })
+      const doomed = new Set<number>()
+      this.#visitRecords(id, partition.index, start, end, (offset, value) => {
+        const timestamp = readTimestamp(value)
+        if (timestamp > lagCutoff) return true
+        const { key, tombstone } = readKeyAndTombstone(value)
+        if (key === null) return true
+        const superseded = latest.get(key.toString('latin1')) !== offset
+        if (superseded || (tombstone && timestamp <= tombstoneCutoff)) doomed.add(offset)
+        return true
+      })
+      if (doomed.size > 0) await this.#rewriteBatches(state, partition, start, end, offset => doomed.has(offset))
+      return doomed.size
     })
-    const doomed: number[] = []
-    this.#scan(id, partition, end, (offset, value) => {
-      const timestamp = readTimestamp(value)
-      if (timestamp > lagCutoff) return
-      const { key, tombstone } = readKeyAndTombstone(value)
-      if (key === null) return
-      const superseded = latest.get(key.toString('latin1')) !== offset
-      if (superseded || (tombstone && timestamp <= tombstoneCutoff)) doomed.push(offset)
-    })
-    for (let i = 0; i < doomed.length; i += CLEANUP_CHUNK) {
-      if (this.#topics.get(state.stored.name) !== state) break
-      await committed(this.#atomically(() => { for (const offset of doomed.slice(i, i + CLEANUP_CHUNK)) this.#records.remove([id, partition.index, offset]) }))
-    }
-    return doomed.length
-  }
-
-  #scan (id: number, partition: Partition, end: number, visit: (offset: number, value: Buffer) => void): void {
-    let from = partition.logStartOffset
-    for (;;) {
-      let last = -1
-      for (const { key, value } of this.#records.getRange({ start: [id, partition.index, from], end: [id, partition.index, end], limit: SCAN_CHUNK })) {
-        visit(key[2], value)
-        last = key[2]
-      }
-      if (last < 0) return
-      from = last + 1
-    }
   }
 
   // ---- state of upper layers ------------------------------------------------------

@@ -20,16 +20,19 @@ export function encodedSize (key: Uint8Array | null, value: Uint8Array | null, h
   return size
 }
 
-/** Encodes a record; its position is patched in when the offset is assigned. */
-export function encodeRecord (
-  key: Uint8Array | null, value: Uint8Array | null, headers: readonly RecordHeader[],
-  timestamp: number, timestampType: TimestampType, size = encodedSize(key, value, headers)
-): Buffer {
-  const buf = Buffer.allocUnsafe(size)
-  buf[0] = (key === null ? KEY_NULL : 0) | (value === null ? VALUE_NULL : 0) | (timestampType === 'LogAppendTime' ? LOG_APPEND_TIME : 0)
-  buf.writeDoubleLE(timestamp, 1)
-  buf.writeDoubleLE(0, POSITION_AT)
-  let at = 17
+/**
+ * Encodes a record into `buf` at `start` (room for encodedSize bytes is the
+ * caller's to make), so the records of an append take one allocation. Its
+ * position is left to `setPosition`, once the offset is assigned. Returns the end.
+ */
+export function encodeRecordInto (
+  buf: Buffer, start: number, key: Uint8Array | null, value: Uint8Array | null,
+  headers: readonly RecordHeader[], timestamp: number, timestampType: TimestampType
+): number {
+  buf[start] = (key === null ? KEY_NULL : 0) | (value === null ? VALUE_NULL : 0) | (timestampType === 'LogAppendTime' ? LOG_APPEND_TIME : 0)
+  buf.writeDoubleLE(timestamp, start + 1)
+  // The position (bytes 9 to 16) is written when the offset is assigned.
+  let at = start + 17
   at = writeBytes(buf, at, key)
   at = writeBytes(buf, at, value)
   buf.writeUInt32LE(headers.length, at)
@@ -47,7 +50,7 @@ export function encodeRecord (
       at += 4 + h.value.length
     }
   }
-  return buf
+  return at
 }
 
 function writeBytes (buf: Buffer, at: number, bytes: Uint8Array | null): number {
@@ -57,8 +60,9 @@ function writeBytes (buf: Buffer, at: number, bytes: Uint8Array | null): number 
   return at + 4 + length
 }
 
-export function setPosition (buf: Buffer, position: number): void {
-  buf.writeDoubleLE(position, POSITION_AT)
+/** Patches the position of the record encoded at `start` in `buf`. */
+export function setPosition (buf: Buffer, position: number, start: number): void {
+  buf.writeDoubleLE(position, start + POSITION_AT)
 }
 
 export function readPosition (buf: Uint8Array): number {
@@ -115,4 +119,76 @@ export function decodeRecord (offset: number, buf: Buffer): StoredRecord {
     headers,
     sizeBytes: buf.length
   }
+}
+
+// Layout of a stored batch, the value of one LMDB entry keyed by the offset of
+// its first record as it was written (little-endian):
+//   u32 count
+//   count × (u32 offset − key offset, u32 record length), in offset order
+//   the records, back to back
+// Many records per entry make a commit a few large puts instead of one per
+// record. Retention and compaction rewrite a batch without some of its
+// records under the same key, so offsets within a batch may have gaps.
+const BATCH_ENTRY = 8
+
+/** The bytes a batch of `count` records totalling `recordBytes` takes. */
+export function batchSize (count: number, recordBytes: number): number {
+  return 4 + count * BATCH_ENTRY + recordBytes
+}
+
+/**
+ * Writes the header of a batch of `count` records starting at `at` in `buf`;
+ * its records go from `at + batchRecordsAt(count)`, each noted with `setBatchEntry`.
+ */
+export function startBatch (buf: Buffer, at: number, count: number): void {
+  buf.writeUInt32LE(count, at)
+}
+
+/** Where the records of a batch of `count` records start. */
+export function batchRecordsAt (count: number): number {
+  return 4 + count * BATCH_ENTRY
+}
+
+/** Notes record `i` of the batch starting at `at`: its offset (less the batch's key offset) and length. */
+export function setBatchEntry (buf: Buffer, at: number, i: number, offsetDelta: number, length: number): void {
+  buf.writeUInt32LE(offsetDelta, at + 4 + i * BATCH_ENTRY)
+  buf.writeUInt32LE(length, at + 8 + i * BATCH_ENTRY)
+}
+
+/** The offset of the last record of the batch stored under `keyOffset`. */
+export function lastBatchOffset (buf: Buffer, keyOffset: number): number {
+  const count = buf.readUInt32LE(0)
+  return keyOffset + buf.readUInt32LE(4 + (count - 1) * BATCH_ENTRY)
+}
+
+/**
+ * Calls `visit` with the offset and bytes (a view into `buf`) of each record
+ * of the batch stored under `keyOffset`, in order, until it returns false.
+ * Returns false when `visit` stopped it.
+ */
+export function visitBatch (buf: Buffer, keyOffset: number, visit: (offset: number, record: Buffer) => boolean | undefined): boolean {
+  const count = buf.readUInt32LE(0)
+  let at = batchRecordsAt(count)
+  for (let i = 0; i < count; i++) {
+    const length = buf.readUInt32LE(8 + i * BATCH_ENTRY)
+    if (visit(keyOffset + buf.readUInt32LE(4 + i * BATCH_ENTRY), buf.subarray(at, at + length)) === false) return false
+    at += length
+  }
+  return true
+}
+
+/** A batch of the given records, stored under `keyOffset` (at most the first offset). */
+export function encodeBatch (keyOffset: number, offsets: readonly number[], records: readonly Buffer[]): Buffer {
+  let bytes = 0
+  for (const record of records) bytes += record.length
+  const buf = Buffer.allocUnsafe(batchSize(records.length, bytes))
+  startBatch(buf, 0, records.length)
+  let at = batchRecordsAt(records.length)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as Buffer
+    setBatchEntry(buf, 0, i, (offsets[i] as number) - keyOffset, record.length)
+    buf.set(record, at)
+    at += record.length
+  }
+  return buf
 }

@@ -177,3 +177,50 @@ t.test('an object too large fails before it is complete', async t => {
   t.equal(err.reason, 'too-large', 'fails at byte 101 without waiting for the closing brace')
   t.equal(err.offset, 0)
 })
+
+t.test('NDJSON: whole lines and lines cut by chunk boundaries give the same objects as the scanner', async t => {
+  // ASCII lines, lines with other characters, and both in one chunk.
+  for (const mark of ['', ' ✓', '\u00ff']) {
+    const objects = Array.from({ length: 200 }, (_, i) => ({ i, value: { type: 'STRING', data: `r${i}${i % 7 === 3 ? mark : ''} "q" }{ \\` } }))
+    const ndjson = objects.map(o => JSON.stringify(o)).join('\n') + '\n'
+    for (const size of [Infinity, 4096, 1000, 137, 64, 7]) t.same(split(t, ndjson, size), objects, `${JSON.stringify(mark)}: pieces of ${size} bytes`)
+  }
+  // Bytes that are not UTF-8 decode as U+FFFD, whichever path reads them.
+  const invalid = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xff]), Buffer.from('"}\n{"b":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}\n{"c":1}\n')])
+  for (const size of [Infinity, 1, 4]) t.same(split(t, invalid, size), [{ a: '\ufffd' }, { b: '\ufffd' }, { c: 1 }], `invalid UTF-8, pieces of ${size} bytes`)
+  // Lines the fast path leaves to the scanner: blank lines, CRLF, several objects or a pretty-printed one, nested lines.
+  const mixed = '\n{"a":1}\r\n\r\n  {"b":2}  \n{"c":3}{"d":4}\n{\n  "e": [\n    5\n  ]\n}\n{"f":{"g":6}}\n{"h":7}'
+  const expected = [{ a: 1 }, { b: 2 }, { c: 3 }, { d: 4 }, { e: [5] }, { f: { g: 6 } }, { h: 7 }]
+  for (const size of [Infinity, 1, 2, 3, 5, 11]) t.same(split(t, mixed, size), expected, `mixed, pieces of ${size} bytes`)
+})
+
+t.test('NDJSON: a bad line fails where its bad object starts, whole or in pieces', async t => {
+  for (const [text, offset] of [['{"a":1}\n{"b":}\n{"c":3}\n', 8], ['{"a":1}\n{"b":2} x\n', 16], ['{"a":1}\n[1]\n', 8], ['{"a":1}\n{"b":2}}\n', 15]] as const) {
+    for (const size of [Infinity, 3]) {
+      const stream = new JsonObjectStream({ maxObjectBytes: LIMIT })
+      const bytes = Buffer.from(text)
+      const values: object[] = []
+      const err = failure(() => {
+        for (let i = 0; i < bytes.length; i += size === Infinity ? bytes.length : size) {
+          stream.push(bytes.subarray(i, size === Infinity ? bytes.length : i + size))
+          for (let v = stream.next(); v !== undefined; v = stream.next()) values.push(v)
+        }
+      })
+      t.equal(err.reason, 'malformed', `${JSON.stringify(text)} in pieces of ${size}`)
+      t.equal(err.offset, offset, `${JSON.stringify(text)}: offset`)
+      t.same(values[0], { a: 1 }, 'the objects before it are returned')
+    }
+  }
+})
+
+t.test('NDJSON: the limit bounds the object, not its line', async t => {
+  const object = JSON.stringify({ data: 'x'.repeat(40) })
+  const size = Buffer.byteLength(object)
+  t.same(split(t, `    ${object}    \n`.repeat(3), Infinity, size).length, 3, 'a line longer than the limit around an object of the limit')
+  const stream = new JsonObjectStream({ maxObjectBytes: size - 1 })
+  stream.push(Buffer.from(`{"a":1}\n${object}\n`))
+  t.same(stream.next(), { a: 1 })
+  const err = failure(() => stream.next())
+  t.equal(err.reason, 'too-large')
+  t.equal(err.offset, 8)
+})

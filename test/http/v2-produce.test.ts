@@ -352,3 +352,27 @@ t.test('Accept picks the response type; errors stay application/json', async t =
   const error = await post(s, '/topics/nope', BINARY, { records: [{ value: 'YQ==' }] }, { accept: 'application/vnd.kafka.v2+json' })
   assertError(t, error, 404, 40401, 'UNKNOWN_TOPIC_OR_PARTITION')
 })
+
+t.test('json format: values are stored as exactly the text JSON.stringify gives', async t => {
+  const s = await setup(t)
+  const values = ['plain ascii', 'quote " and backslash \\', 'tab\tnewline\n', 'é ✓ 😀', 'lone \ud800 surrogate', '\u2028\u2029', '', 'del \u007f', 7, -0.5, true, null, { a: [1, 'x'] }]
+  const res = await post(s, '/topics/orders', JSON_TYPE, { records: values.map(value => ({ key: value, value })) })
+  t.same(assertProduced(t, res).map(o => o.error_code), values.map(() => null))
+  const stored = s.log.read(s.topic, 0, { offset: 0, maxRecords: 100 }).records
+  for (const [i, value] of values.entries()) {
+    const text = value === null ? null : JSON.stringify(value)
+    t.equal(stored[i]?.value?.toString('utf8') ?? null, text, `value ${i}`)
+    t.equal(stored[i]?.key?.toString('utf8') ?? null, text, `key ${i}`)
+  }
+})
+
+t.test('offsets in the answer stay right across digit counts and partitions', async t => {
+  const s = await setup(t, { partitions: 2 })
+  const records = Array.from({ length: 1005 }, (_, i) => ({ value: i, partition: i < 995 || i % 2 === 0 ? 0 : 1 }))
+  const offsets = assertProduced(t, await post(s, '/topics/orders', JSON_TYPE, { records }))
+  const next = [0, 0]
+  const expected = records.map(r => ok(r.partition, (next[r.partition] = (next[r.partition] ?? 0) + 1) - 1))
+  t.same(offsets, expected, '9 → 10, 99 → 100 and 999 → 1000, and back to a partition whose offsets are short')
+  const again = assertProduced(t, await post(s, '/topics/orders/partitions/1', JSON_TYPE, { records: [{ value: 'x' }, { value: 'y' }] }))
+  t.same(again, [ok(1, 5), ok(1, 6)])
+})

@@ -268,7 +268,7 @@ t.test('a client that goes away mid-stream leaves the server working', async t =
   t.match(after.json(), { error_code: 200, offset: 2 })
 })
 
-/** A log store whose appends the test settles, one at a time; it counts appends that are in flight. */
+/** A log store whose appends the test settles, one at a time; it counts the records of appends in flight. */
 function controlledStore (clusterId: string, topic: string, hold: boolean): {
   store: LogStore
   stats: { appended: number, pending: number, maxPending: number }
@@ -287,13 +287,14 @@ function controlledStore (clusterId: string, topic: string, hold: boolean): {
     checkRecord () {},
     partitionFor: () => 0,
     append: async (name: string, partition: number, records: readonly RecordInput[]): Promise<AppendResult> => {
-      const offset = stats.appended++
-      stats.pending++
+      const offset = stats.appended
+      stats.appended += records.length
+      stats.pending += records.length
       stats.maxPending = Math.max(stats.maxPending, stats.pending)
       if (waiting !== undefined && stats.pending >= waiting.pending) waiting.resolve()
-      const result: AppendResult = { topic: name, partition, baseOffset: offset, lastOffset: offset, timestamps: records.map(() => 0), timestampType: 'CreateTime', logStartOffset: 0 }
+      const result: AppendResult = { topic: name, partition, baseOffset: offset, lastOffset: offset + records.length - 1, timestamps: records.map(() => 0), timestampType: 'CreateTime', logStartOffset: 0 }
       if (hold) await new Promise<void>(resolve => held.push(resolve))
-      stats.pending--
+      stats.pending -= records.length
       return result
     }
   }
@@ -362,8 +363,11 @@ t.test('ProduceStream: the output is written only as fast as it is read', async 
     input,
     maxObjectBytes: 1024,
     maxInFlight,
-    produce: async (_value, index) => { produced++; return index },
-    report: index => ({ index, padding: 'x'.repeat(1000) }),
+    produce: async (values, firstIndex) => {
+      produced += values.length
+      return values.map((_value, i) => ({ ok: true, value: firstIndex + i }))
+    },
+    report: (index, out) => { out.text(JSON.stringify({ index, padding: 'x'.repeat(1000) })) },
     failure: (error, index) => ({ index, error: String(error) })
   })
   const count = 5000
@@ -388,8 +392,8 @@ t.test('ProduceStream: one object is single, even when its record fails', async 
       input,
       maxObjectBytes: 1024,
       maxInFlight: 10,
-      produce: async () => { if (fail) throw new Error('no'); return 'yes' },
-      report: value => ({ value }),
+      produce: async () => { if (fail) throw new Error('no'); return [{ ok: true, value: 'yes' }] },
+      report: (value, out) => { out.text(JSON.stringify({ value })) },
       failure: error => ({ error: String(error) })
     })
     input.end('  {"a": 1}  \n')

@@ -163,6 +163,35 @@ t.test('streaming mode: concatenated JSON objects get one report per record, in 
   t.same((p1.json() as { records: Array<{ value: unknown }> }).records.map(r => r.value), ['a', 'd'])
 })
 
+t.test('streaming mode: each report says what its record was stored as, records alike or not', async t => {
+  const s = await setup(t, { partitions: 2 })
+  const datas = [
+    { type: 'STRING', data: 'aa' }, { type: 'STRING', data: 'aa' }, { type: 'STRING', data: 'bbb' }, { type: 'STRING', data: 'é✓' },
+    { type: 'JSON', data: 'aa' }, { type: 'JSON', data: { x: [1, 2] } }, { type: 'BINARY', data: Buffer.from([0, 1, 2]).toString('base64') }
+  ]
+  const records = Array.from({ length: 60 }, (_, i) => {
+    const value = datas[i % datas.length] as { type: string, data: unknown }
+    return { partition_id: i % 5 === 4 ? 1 : 0, value, ...(i % 3 === 0 ? { key: value } : {}) }
+  })
+  const res = await s.app.inject({ method: 'POST', url: `${s.base}/records`, headers: { 'content-type': 'application/json' }, payload: records.map(r => JSON.stringify(r)).join('\n') })
+  t.equal(res.statusCode, 200)
+  const lines = res.body.trim().split('\n').map(line => JSON.parse(line) as Record<string, unknown>)
+  const next = [0, 0]
+  t.same(lines, records.map(r => {
+    const size = (d: { type: string, data: unknown }): object => ({ type: d.type, size: bytesOf(d).length })
+    return {
+      error_code: 200,
+      cluster_id: lines[0]?.cluster_id,
+      topic_name: s.topic,
+      partition_id: r.partition_id,
+      offset: (next[r.partition_id] = (next[r.partition_id] ?? 0) + 1) - 1,
+      timestamp: lines[0]?.timestamp,
+      key: r.key === undefined ? null : size(r.key),
+      value: size(r.value)
+    }
+  }))
+})
+
 t.test('a body that is not a JSON object is a 400 and writes nothing', async t => {
   const s = await setup(t)
   for (const payload of ['', '  \n', '[1]', '"text"', '{"value":{"type":"STRING","data":"a"}', '{"value":}', 'nul']) {

@@ -404,3 +404,83 @@ t.test('topic change listeners hear of creation, new partitions and deletion onc
   ])
   t.not(recreated.topicId, created.topicId)
 })
+
+t.test('records stored in batches: reads from any offset, across batches and appends, before and after reopen', async t => {
+  const { log, dataDir, clock } = await openTestLog(t)
+  await log.createTopic('many', { configs: { 'retention.ms': -1 } })
+  // Appends of assorted sizes in one turn share a commit and are cut into several stored batches.
+  const sizes = [1, 300, 7, 1000, 2, 64]
+  const results = await Promise.all(sizes.map((n, a) => log.append('many', 0, Array.from({ length: n }, (_, i) => ({ key: bytes(`k${a}.${i}`), value: Buffer.alloc(40 + (i % 50), a) })))))
+  const total = sizes.reduce((sum, n) => sum + n, 0)
+  t.same(results.map(r => r.lastOffset - r.baseOffset + 1), sizes)
+  const expected = sizes.flatMap((n, a) => Array.from({ length: n }, (_, i) => `k${a}.${i}`))
+  const check = (store: LogStore, label: string): void => {
+    for (const offset of [0, 1, 299, 300, 301, 307, 308, 700, 1307, total - 1, total]) {
+      for (const maxRecords of [1, 3, 500]) {
+        const read = store.read('many', 0, { offset, maxRecords })
+        const want = expected.slice(offset, offset + maxRecords)
+        t.same(read.records.map(r => text(r.key)), want, `${label}: from ${offset}, at most ${maxRecords}`)
+        t.same(read.records.map(r => r.offset), want.map((_, i) => offset + i), `${label}: offsets from ${offset}`)
+        t.equal(read.nextOffset, offset + want.length)
+      }
+    }
+    const bytesCap = store.read('many', 0, { offset: 10, maxBytes: 200 })
+    t.ok(bytesCap.records.length >= 1 && bytesCap.records.length < 5, `${label}: maxBytes caps a read inside a batch`)
+  }
+  check(log, 'open')
+  const info = log.partitionInfo('many', 0)
+  await log.close()
+  const again = await LogStore.open({ dataDir, clock, retentionCheckIntervalMs: 0 })
+  t.teardown(() => again.close())
+  t.same(again.partitionInfo('many', 0), info, 'end offset and size survive')
+  check(again, 'reopened')
+  t.equal((await again.append('many', 0, [{ value: bytes('next') }])).baseOffset, total)
+})
+
+t.test('retention and deleteRecords cut stored batches in the middle', async t => {
+  const { log, dataDir, clock } = await openTestLog(t)
+  await log.createTopic('cut', { configs: { 'retention.ms': -1, 'retention.bytes': 20_000 } })
+  await log.append('cut', 0, Array.from({ length: 1000 }, (_, i) => ({ value: Buffer.alloc(100, i % 256) })))
+  const report = await log.runMaintenance()
+  const start = log.partitionInfo('cut', 0).logStartOffset
+  t.ok(start > 0 && start < 1000, `retention moved the start into the batch (${start})`)
+  t.equal(report.deletedRecords, start, 'every record below the start was removed, no more')
+  t.ok(log.partitionInfo('cut', 0).sizeBytes <= 20_000)
+  t.equal(log.read('cut', 0, { offset: start }).records[0]?.offset, start)
+  t.equal(log.read('cut', 0, { offset: start }).records[0]?.value?.[0], start % 256)
+  await t.rejects(async () => log.read('cut', 0, { offset: start - 1 }), code('OFFSET_OUT_OF_RANGE'))
+
+  t.equal(await log.deleteRecords('cut', 0, start + 3), start + 3)
+  t.same(log.read('cut', 0, { offset: start + 3, maxRecords: 2 }).records.map(r => r.offset), [start + 3, start + 4])
+  t.equal((await log.runMaintenance()).deletedRecords, 0, 'nothing left to remove')
+  await log.close()
+  const again = await LogStore.open({ dataDir, clock, retentionCheckIntervalMs: 0 })
+  t.teardown(() => again.close())
+  t.equal(again.partitionInfo('cut', 0).logStartOffset, start + 3)
+  t.same(again.read('cut', 0, { offset: start + 3, maxRecords: 2 }).records.map(r => r.offset), [start + 3, start + 4])
+  t.equal(again.offsetForTimestamp('cut', 0, 0)?.offset, start + 3, 'the time index starts at the log start')
+})
+
+t.test('compaction rewrites stored batches, keeping offsets', async t => {
+  const { log } = await openTestLog(t)
+  await log.createTopic('cb', { configs: { 'cleanup.policy': 'compact' } })
+  await log.append('cb', 0, Array.from({ length: 500 }, (_, i) => ({ key: bytes(`k${i % 10}`), value: Buffer.alloc(80, i % 256) })))
+  await log.append('cb', 0, [{ key: bytes('k3'), value: bytes('last') }])
+  t.equal((await log.runMaintenance()).compactedRecords, 491, 'all but the last record of each key')
+  const kept = log.read('cb', 0, { offset: 0, maxRecords: 100 }).records
+  t.same(kept.map(r => r.offset), [490, 491, 492, 494, 495, 496, 497, 498, 499, 500])
+  t.equal(text(kept.at(-1)?.value ?? null), 'last')
+  t.same(log.read('cb', 0, { offset: 100, maxRecords: 2 }).records.map(r => r.offset), [490, 491], 'a read from a removed offset starts at the next record')
+  t.equal((await log.runMaintenance()).compactedRecords, 0)
+})
+
+t.test('a data dir in an earlier storage format is refused, not misread', async t => {
+  const { log, dataDir, clock } = await openTestLog(t)
+  await log.createTopic('old')
+  await log.close()
+  const { open } = await import('lmdb')
+  const root = open({ path: dataDir })
+  await root.openDB({ name: 'meta' }).remove('storageFormat')
+  await root.close()
+  await t.rejects(LogStore.open({ dataDir, clock, retentionCheckIntervalMs: 0 }), { name: 'LogwayError', code: 'KAFKA_STORAGE_ERROR', message: /earlier version/ })
+})
