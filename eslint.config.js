@@ -1,9 +1,11 @@
 import neostandard from 'neostandard'
 
-// Imports point down only: cli → server → {http, ws} → groups → log → errors.
+// Imports point down only: cli → server → {http, ws} → groups → log → errors; src/records (how
+// keys and values are written in JSON: BINARY, STRING, JSON) sits beside log and serves http and ws.
 // Each folder lists the folders it must never import from.
 const layers = [
   { files: ['src/log/**/*.ts'], banned: ['../groups', '../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
+  { files: ['src/records/**/*.ts'], banned: ['../log', '../groups', '../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
   { files: ['src/groups/**/*.ts'], banned: ['../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
   { files: ['src/http/**/*.ts'], banned: ['../ws', '../server', '../cli'] },
   { files: ['src/ws/**/*.ts'], banned: ['../http', '../server', '../cli'] },

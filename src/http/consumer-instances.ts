@@ -4,7 +4,7 @@ import { LogwayError } from '../errors.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
 import { validateGroupId } from '../groups/group-coordinator.js'
 import type { LogStore } from '../log/log-store.js'
-import { ConsumerInstance, type ConsumerInstanceSettings } from './v2-consumer-instance.js'
+import { ConsumerInstance, type ConsumerInstanceSettings } from '../groups/consumer-instance.js'
 
 /** The coordinator's default bounds on session timeouts (group.min/max.session.timeout.ms). */
 const MIN_SESSION_TIMEOUT_MS = 6_000

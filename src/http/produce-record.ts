@@ -2,7 +2,7 @@ import { LogwayError } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
 import type { AppendResult, RecordInput } from '../log/types.js'
 import type { Outcome } from './produce-stream.js'
-import { decodeBase64, recordDataBytes, type RecordData, type RecordDataType } from './record-data.js'
+import { decodeBase64, recordDataBytes, type RecordData, type RecordDataType } from '../records/record-data.js'
 
 /** One record of a v3 produce request (schemas/ProduceRequest.json, and each entry of ProduceBatchRequest.json). */
 export interface ProduceRecordBody {

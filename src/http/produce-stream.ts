@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { LogwayError } from '../errors.js'
 import { JsonObjectStream, JsonObjectStreamError } from './json-object-stream.js'
-import { AnswerBuilder } from './record-data.js'
+import { AnswerBuilder } from './answer-builder.js'
 
 /** How one record turned out; failures are values here, so nothing is an unhandled rejection while earlier records commit. */
 export type Outcome<T> = { ok: true, value: T } | { ok: false, error: unknown }

@@ -12,7 +12,7 @@ import { errorResponse } from './common-responses.js'
 import { loadSharedSchemas } from './shared-schemas.js'
 import { V2_PRODUCES } from './v2-admin-routes.js'
 import { absoluteUrl } from './v2-consumer-base-uri.js'
-import type { ConsumerInstance, ConsumerInstanceSettings, EmbeddedFormat, PartitionOffset, PartitionTimestamp } from './v2-consumer-instance.js'
+import type { ConsumerInstance, ConsumerInstanceSettings, EmbeddedFormat, PartitionOffset, PartitionTimestamp } from '../groups/consumer-instance.js'
 
 declare module 'fastify' {
   interface FastifySchema {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { LogwayError } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
 import { errorResponse } from './common-responses.js'
-import { renderBytes, type RecordFormat } from './record-data.js'
+import { renderBytes, type RecordFormat } from '../records/record-data.js'
 import { clusterNotFound } from './v3-records-routes.js'
 
 interface FetchParams {

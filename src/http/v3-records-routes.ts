@@ -5,7 +5,7 @@ import { LogwayError } from '../errors.js'
 import { renderError } from './error-handler.js'
 import { produceRecords, unknownTopic, type ProducedData, type ProducedRecord } from './produce-record.js'
 import { ProduceStream } from './produce-stream.js'
-import type { AnswerBuilder } from './record-data.js'
+import type { AnswerBuilder } from './answer-builder.js'
 
 /**
  * The most records of one streamed produce request that are issued and not

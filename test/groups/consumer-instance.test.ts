@@ -1,6 +1,6 @@
 // ConsumerInstance without HTTP: what the routes cannot easily show.
 import t, { type Test } from 'tap'
-import { ConsumerInstance, type ConsumerInstanceSettings } from '../../src/http/v2-consumer-instance.js'
+import { ConsumerInstance, type ConsumerInstanceSettings } from '../../src/groups/consumer-instance.js'
 import type { StoredRecord } from '../../src/log/types.js'
 import { openTestCoordinator, settle } from '../groups/open-test-coordinator.js'
 
