@@ -10,7 +10,7 @@
 // and closes it. autocannon runs in a worker thread of this process, so the load generator has its
 // own event loop and can use the other CPU instead of queueing behind the server's (bench/README.md).
 // A request counts only when it is 2xx and its body reports every record as written.
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -80,6 +80,11 @@ interface Measurement {
   serverElu: number
   /** CPU time of the whole process (server, lmdb and load threads) per second of wall time. */
   processCpus: number
+  /**
+   * CPU time of the server's thread alone per verified record, in µs (NaN where /proc is missing):
+   * unlike req/s it hardly moves when other processes compete for the CPUs.
+   */
+  serverCpuUsPerRecord: number
   /** Requests that were not a 2xx with a verified body, in warm-up or measured window, by cause. */
   failed: Failures
 }
@@ -417,14 +422,17 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
 
       let elu = performance.eventLoopUtilization()
       let cpu = process.cpuUsage()
+      let serverCpu = serverThreadCpuMs()
       let start = performance.now()
       const result = await load.run({ scenarioId: scenario.id, params, url: subject.url, connections, warmupS: params.warmupS, durationS: params.durationS }, () => {
         elu = performance.eventLoopUtilization()
         cpu = process.cpuUsage()
+        serverCpu = serverThreadCpuMs()
         start = performance.now()
       })
       const serverElu = performance.eventLoopUtilization(elu).utilization
       const cpuUsed = process.cpuUsage(cpu)
+      const serverCpuMs = serverThreadCpuMs() - serverCpu
       const processCpus = (cpuUsed.user + cpuUsed.system) / 1000 / (performance.now() - start)
 
       const recordsPerRequest = scenario.workload.recordsPerRequest(params)
@@ -443,6 +451,7 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
           maxMs: result.maxMs,
           serverElu,
           processCpus,
+          serverCpuUsPerRecord: serverCpuMs * 1000 / (result.verified * recordsPerRequest),
           failed: result.failed
         },
         notes: notes.filter(n => n !== '').join('; ')
@@ -453,6 +462,21 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
   } finally {
     await rm(dir, { recursive: true, force: true })
     liveDirs.delete(dir)
+  }
+}
+
+/**
+ * CPU time (ms, 10 ms resolution) the main thread, where the server runs, has used: Linux's
+ * /proc/self/task/<pid>/stat (Node 20 has no per-thread CPU clock); NaN elsewhere.
+ */
+function serverThreadCpuMs (): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'latin1')
+    // Fields after the parenthesised name: state is the first, utime the 12th and stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
   }
 }
 
@@ -542,12 +566,12 @@ async function main (): Promise<void> {
   if (fs === 'tmpfs') console.log('WARNING: tmpfs ignores fsync: these are not durable figures. Pass --dir on a real disk.')
   console.log('')
 
-  const widths = [48, 4, 9, 11, 7, 7, 7, 5, 5, 0]
+  const widths = [48, 4, 9, 11, 7, 7, 7, 5, 5, 7, 0]
   const row = (cells: string[]): string => cells.map((cell, i) => {
     const width = widths[i] ?? 0
     return i === 0 || i === cells.length - 1 ? cell.padEnd(width) : cell.padStart(width)
   }).join('  ').trimEnd()
-  console.log(row(['scenario', 'C', 'req/s', 'records/s', 'p50 ms', 'p99 ms', 'max ms', 'ELU', 'CPUs', 'notes']))
+  console.log(row(['scenario', 'C', 'req/s', 'records/s', 'p50 ms', 'p99 ms', 'max ms', 'ELU', 'CPUs', 'µs/rec', 'notes']))
 
   // Rounds are the outer loop so that scenarios alternate (a b a' c … a b …): a drift in
   // machine load then hits every scenario alike instead of skewing one ratio.
@@ -566,7 +590,7 @@ async function main (): Promise<void> {
             const outcome = await runScenario(load, scenario, connections, params)
             if ('skipped' in outcome) {
               skipped.add(scenario.id)
-              console.log(row([label, String(connections), '', '', '', '', '', '', '', outcome.skipped]))
+              console.log(row([label, String(connections), '', '', '', '', '', '', '', '', outcome.skipped]))
               continue
             }
             const { measurement: m, notes } = outcome
@@ -575,11 +599,11 @@ async function main (): Promise<void> {
             const failures = failureCount(m.failed)
             if (failures > 0) failedRuns++
             console.log(row([label, String(connections), fmt(m.requestsPerSecond), fmt(m.recordsPerSecond),
-              fmt(m.p50Ms, 2), fmt(m.p99Ms, 2), fmt(m.maxMs, 1), fmt(m.serverElu, 2), fmt(m.processCpus, 2),
+              fmt(m.p50Ms, 2), fmt(m.p99Ms, 2), fmt(m.maxMs, 1), fmt(m.serverElu, 2), fmt(m.processCpus, 2), fmt(m.serverCpuUsPerRecord, 2),
               [failures > 0 ? `!!! ${describeFailures(m.failed)} !!!` : '', notes].filter(n => n !== '').join('; ')]))
           } catch (err) {
             failedRuns++
-            console.log(row([label, String(connections), 'FAILED', '', '', '', '', '', '', err instanceof Error ? err.message : String(err)]))
+            console.log(row([label, String(connections), 'FAILED', '', '', '', '', '', '', '', err instanceof Error ? err.message : String(err)]))
           }
         }
       }
@@ -589,14 +613,15 @@ async function main (): Promise<void> {
   }
 
   console.log('')
-  const metric = (id: string, connections: number, name: Ratio['metric']): number | undefined =>
+  const metric = (id: string, connections: number, name: Ratio['metric'] | 'serverCpuUsPerRecord'): number | undefined =>
     median((results.get(`${id}@${connections}`) ?? []).map(m => m[name]))
   if (params.rounds > 1) {
     for (const connections of params.connections) {
       for (const scenario of scenarios.filter(s => results.has(`${s.id}@${connections}`))) {
         console.log(`median of ${params.rounds} rounds, ${scenario.label(params)}, C=${connections}: ` +
           `${fmt(metric(scenario.id, connections, 'requestsPerSecond') ?? Number.NaN)} req/s, ` +
-          `${fmt(metric(scenario.id, connections, 'recordsPerSecond') ?? Number.NaN)} records/s`)
+          `${fmt(metric(scenario.id, connections, 'recordsPerSecond') ?? Number.NaN)} records/s, ` +
+          `${fmt(metric(scenario.id, connections, 'serverCpuUsPerRecord') ?? Number.NaN, 2)} µs of server-thread CPU per record`)
       }
     }
   }
@@ -605,9 +630,15 @@ async function main (): Promise<void> {
       const numerator = metric(ratio.numerator, connections, ratio.metric)
       const denominator = metric(ratio.denominator, connections, ratio.metric)
       const value = numerator !== undefined && denominator !== undefined ? numerator / denominator : undefined
+      // The same comparison by the server thread's CPU per record (ceiling ÷ Logway): close to the
+      // ratio when the server thread is the bottleneck, and far steadier on a busy machine.
+      const cpuNumerator = metric(ratio.denominator, connections, 'serverCpuUsPerRecord')
+      const cpuDenominator = metric(ratio.numerator, connections, 'serverCpuUsPerRecord')
+      const cpuRatio = cpuNumerator !== undefined && cpuDenominator !== undefined ? cpuNumerator / cpuDenominator : Number.NaN
       console.log(`${ratio.label}, C=${connections}: ` + (value === undefined
         ? 'n/a (not both measured)'
-        : `${fmt(value, 2)} (target ≥ ${fmt(ratio.target, 2)}, ${value >= ratio.target ? 'met' : 'NOT met'})`))
+        : `${fmt(value, 2)} (target ≥ ${fmt(ratio.target, 2)}, ${value >= ratio.target ? 'met' : 'NOT met'}); ` +
+          `by server-thread CPU per record ${fmt(cpuRatio, 2)}`))
     }
   }
   console.log(`load average ${loadAverage()} at end`)

@@ -65,6 +65,14 @@ export class AnswerBuilder {
     for (let i = 0; i < this.#digitCount; i++) this.#buffer[this.#at++] = digits[i] as number
   }
 
+  /**
+   * Makes room for `bytes` more without growing again: a caller that can
+   * foresee the answer's size spares the copies of growing it piece by piece.
+   */
+  reserve (bytes: number): void {
+    this.#room(bytes)
+  }
+
   /** The bytes written, handed over; the builder starts again empty. */
   take (): Buffer {
     const written = this.#buffer.subarray(0, this.#at)

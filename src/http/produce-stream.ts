@@ -6,16 +6,23 @@ import { AnswerBuilder } from './answer-builder.js'
 /** How one record turned out; failures are values here, so nothing is an unhandled rejection while earlier records commit. */
 export type Outcome<T> = { ok: true, value: T } | { ok: false, error: unknown }
 
+/** How the records of one `produce` call turned out, read by their index in the call. */
+export interface SettledRecords {
+  /** Why record `i` failed, or undefined when it was produced. */
+  failure: (i: number) => unknown
+}
+
 /**
  * What a produce body turned out to be. `single`: exactly one object, whose
- * outcome is known. `stream`: a second object began; `output` carries one
- * line per record, in request order.
+ * outcome is record 0 of `settled`, or `error` when `produce` failed as a
+ * whole. `stream`: a second object began; `output` carries one line per
+ * record, in request order.
  */
-export type ProduceBodyShape<T> =
-  | { mode: 'single', outcome: Outcome<T> }
+export type ProduceBodyShape<T extends SettledRecords> =
+  | { mode: 'single', settled: T | undefined, error: unknown }
   | { mode: 'stream', output: Readable }
 
-export interface ProduceStreamOptions<T> {
+export interface ProduceStreamOptions<T extends SettledRecords> {
   /** The request body, unread. */
   input: Readable
   /** The largest object accepted, in bytes (the server's bodyLimit); the body as a whole is not bounded. */
@@ -26,11 +33,11 @@ export interface ProduceStreamOptions<T> {
    * Issues records, in request order: the objects parsed in one synchronous
    * pass over the bytes at hand, as soon as they are parsed, so they can share
    * one append; `firstIndex` is the first one's place in the body. Resolves
-   * with each record's outcome, in order; a rejection fails them all.
+   * once every record is settled; a rejection fails them all.
    */
-  produce: (values: object[], firstIndex: number) => Promise<Array<Outcome<T>>>
-  /** Writes the line (its JSON text, without the newline) for a record that was produced. */
-  report: (value: T, out: AnswerBuilder) => void
+  produce: (values: object[], firstIndex: number) => Promise<T>
+  /** Writes the lines (each its JSON text and a newline) of records `from` to `to` (exclusive) of `settled`, which were all produced. */
+  report: (settled: T, from: number, to: number, out: AnswerBuilder) => void
   /** The line written for a record that failed, or for the point where the stream was cut short. */
   failure: (error: unknown, index: number) => object
 }
@@ -39,9 +46,11 @@ export interface ProduceStreamOptions<T> {
 interface Group<T> {
   firstIndex: number
   count: number
-  /** Set once every record of the group is settled. */
-  outcomes: Array<Outcome<T>> | undefined
-  /** Resolves once `outcomes` is set. */
+  /** Set once every record of the group is settled, unless they all failed with `error`. */
+  outcomes: T | undefined
+  error?: unknown
+  done: boolean
+  /** Resolves once `done`. */
   settled: Promise<void>
 }
 
@@ -71,7 +80,7 @@ const NEWLINE = 0x0a
  * failure, then the output ends. The rest of the request body is read and
  * discarded.
  */
-export class ProduceStream<T> {
+export class ProduceStream<T extends SettledRecords> {
   /** Settles once the body's shape is known; rejects when it fails before a record could be read (an HTTP error). */
   readonly shape: Promise<ProduceBodyShape<T>>
   /** Resolves once nothing more will be issued or written. */
@@ -196,7 +205,7 @@ export class ProduceStream<T> {
 
   #issue (values: object[], firstIndex: number): void {
     if (values.length === 0) return
-    let outcomes: Promise<Array<Outcome<T>>>
+    let outcomes: Promise<T>
     try {
       outcomes = this.#options.produce(values, firstIndex)
     } catch (error) {
@@ -207,10 +216,13 @@ export class ProduceStream<T> {
       firstIndex,
       count,
       outcomes: undefined,
+      done: false,
       settled: outcomes.then(settled => {
         group.outcomes = settled
+        group.done = true
       }, (error: unknown) => {
-        group.outcomes = new Array(count).fill({ ok: false, error })
+        group.error = error
+        group.done = true
       })
     }
     group.settled.then(() => this.#writeSettled())
@@ -240,7 +252,7 @@ export class ProduceStream<T> {
       this.#resolveFinished()
       return
     }
-    this.#queue.push({ firstIndex: this.#splitter.count, count: 1, outcomes: [{ ok: false, error }], settled: Promise.resolve() })
+    this.#queue.push({ firstIndex: this.#splitter.count, count: 1, outcomes: undefined, error, done: true, settled: Promise.resolve() })
     this.#inFlight++
     this.#writeSettled()
   }
@@ -261,7 +273,7 @@ export class ProduceStream<T> {
     const first = this.#queue.shift() as Group<T>
     this.#inFlight -= first.count
     first.settled.then(() => {
-      this.#resolveShape({ mode: 'single', outcome: (first.outcomes as Array<Outcome<T>>)[0] as Outcome<T> })
+      this.#resolveShape({ mode: 'single', settled: first.outcomes, error: first.error })
       this.#resolveFinished()
     })
   }
@@ -298,8 +310,8 @@ export class ProduceStream<T> {
   #writeSettled (): void {
     if (this.#mode !== 'stream' || this.#outputEnded) return
     if (this.#output === undefined) {
-      if (this.#queue[0]?.outcomes === undefined) return
-      if (this.#stopped && this.#queue.every(group => group.outcomes !== undefined)) {
+      if (this.#queue[0]?.done !== true) return
+      if (this.#stopped && this.#queue.every(group => group.done)) {
         // The whole answer is known before its first line: it is handed on
         // complete, so it leaves in one write rather than a write per group and
         // another for the end.
@@ -321,7 +333,7 @@ export class ProduceStream<T> {
     const lines = this.#lines
     while (!this.#outputFull) {
       const head = this.#queue[0]
-      if (head?.outcomes === undefined) break
+      if (head?.done !== true) break
       this.#queue.shift()
       this.#inFlight -= head.count
       this.#render(head)
@@ -337,15 +349,20 @@ export class ProduceStream<T> {
     if (!this.#stopped && this.#inFlight < this.#options.maxInFlight) this.#pump()
   }
 
-  /** Writes the lines of a settled group. */
+  /** Writes the lines of a settled group: those of the records produced a run at a time. */
   #render (group: Group<T>): void {
     const lines = this.#lines
+    const settled = group.outcomes
+    let from = 0
     for (let i = 0; i < group.count; i++) {
-      const outcome = (group.outcomes as Array<Outcome<T>>)[i] as Outcome<T>
-      if (outcome.ok) this.#options.report(outcome.value, lines)
-      else lines.text(JSON.stringify(this.#options.failure(outcome.error, group.firstIndex + i)))
+      const failure = settled === undefined ? group.error : settled.failure(i)
+      if (failure === undefined) continue
+      if (from < i) this.#options.report(settled as T, from, i, lines)
+      lines.text(JSON.stringify(this.#options.failure(failure, group.firstIndex + i)))
       lines.byte(NEWLINE)
+      from = i + 1
     }
+    if (from < group.count) this.#options.report(settled as T, from, group.count, lines)
   }
 }
 

@@ -2,12 +2,12 @@ import './route-docs.js'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { isLogwayError, LogwayError, type ErrorCode } from '../errors.js'
 import type { LogStore } from '../log/log-store.js'
-import type { RecordInput } from '../log/types.js'
+import type { BatchAppendResult, RecordBatch } from '../log/record-batch.js'
 import { renderError } from './error-handler.js'
 import { TRANSPORT_ERRORS } from './error-mapping.js'
 import { IndexList, unknownTopic } from './produce-record.js'
 import { AnswerBuilder } from './answer-builder.js'
-import { decodeBase64, jsonBytes } from '../records/record-data.js'
+import { checkBase64, decodeBase64, writeJson } from '../records/record-data.js'
 import { V2_COMMON_ERRORS, V2_PRODUCES } from './v2-admin-routes.js'
 
 const BINARY = 'application/vnd.kafka.binary.v2+json'
@@ -77,9 +77,17 @@ const PRODUCE_DESCRIPTION = [
  */
 export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
   // Only this plugin's routes see these parsers.
-  app.removeContentTypeParser('text/plain')
-  // application/json keeps the app's own parser.
-  app.addContentTypeParser([BINARY, JSON_FORMAT, FORMATLESS], { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser([BINARY, JSON_FORMAT, FORMATLESS, 'application/json'], { parseAs: 'string' }, (request, body, done) => {
+    const parsed = parsePlain(body as string)
+    if (parsed === undefined) {
+      parseJson(request, body as string, done)
+      return
+    }
+    plainBodies.add(parsed)
+    done(null, parsed)
+  })
   app.addContentTypeParser(SCHEMA_FORMATS, { parseAs: 'string' }, (request, _body, done) => {
     done(unsupportedMediaType(`The ${request.mediaType ?? ''} embedded format needs a schema registry, which Logway does not have: produce with application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json.`), undefined)
   })
@@ -133,39 +141,24 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
   })
 }
 
-/** The records of one request that go to one partition, appended as one batch. */
-interface PartitionBatch {
-  partition: number
-  indexes: IndexList
-  records: RecordInput[]
-  baseOffset: number
-}
-
 /**
- * Writes the records of a checked request: each record is checked against the
- * topic, then every record of a partition is appended as one batch, all
- * partitions at once so they share group commits. Resolves, once they are
- * durable, with the answer's JSON.
+ * Writes the records of a checked request: each record is encoded and
+ * checked against the topic, then the log appends those that passed, one
+ * batch per partition, all partitions at once so they share group commits.
+ * Resolves, once they are durable, with the answer's JSON.
  * @throws the first record's error when every record failed
  */
 async function produce (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): Promise<Buffer> {
-  const { count, batches, failures } = partitionRecords(log, request, topic, pathPartition)
+  const { count, indexes, failures, result } = issueRecords(log, request, topic, pathPartition)
   // The parsed body is not needed past this point: holding it while the
   // records wait for their flush costs every young-generation GC a copy of it.
   request.body = undefined
-
-  const appends: Array<Promise<void>> = []
-  for (const batch of batches.values()) {
-    appends.push(log.append(topic, batch.partition, batch.records).then(
-      result => { batch.baseOffset = result.baseOffset },
-      (err: unknown) => { for (let j = 0; j < batch.indexes.length; j++) failures.set(batch.indexes.at(j), err) }))
-    // The log has encoded them: nothing needs the decoded records while the batch waits for its flush.
-    batch.records = []
+  const appended = await result
+  for (let j = 0; j < appended.count; j++) {
+    if (appended.offset(j) < 0) failures.set(indexes.at(j), appended.failure(j))
   }
-  await Promise.all(appends)
   if (failures.size === count) throw allFailed(failures, count)
-
-  return answer(request, count, batches, failures)
+  return answer(request, count, indexes, appended, failures)
 }
 
 const ANSWER_START = Buffer.from('{"key_schema_id":null,"value_schema_id":null,"offsets":[')
@@ -177,32 +170,26 @@ const COMMA = 0x2c
  * The answer's JSON (V2ProduceResponse), written by hand rather than
  * serialised from an object per record by the response schema.
  */
-function answer (request: FastifyRequest, count: number, batches: Map<number, PartitionBatch>, failures: Map<number, unknown>): Buffer {
-  // Where each record went, by request index: its batch, and its place in it.
-  const batchOf: Array<PartitionBatch | undefined> = new Array(count)
-  const placeOf: number[] = new Array(count)
-  for (const batch of batches.values()) {
-    if (batch.baseOffset < 0) continue
-    for (let j = 0; j < batch.indexes.length; j++) {
-      const index = batch.indexes.at(j)
-      batchOf[index] = batch
-      placeOf[index] = j
-    }
-  }
+function answer (request: FastifyRequest, count: number, indexes: IndexList, appended: BatchAppendResult, failures: Map<number, unknown>): Buffer {
   const out = new AnswerBuilder(ANSWER_START.length + count * 64)
   out.bytes(ANSWER_START)
-  let prefixOf: PartitionBatch | undefined
+  let prefixOf = -1
   let prefix = Buffer.alloc(0)
+  // j walks the records the log took, which are the request's records without those that failed their checks.
+  let j = 0
   for (let i = 0; i < count; i++) {
     if (i > 0) out.byte(COMMA)
-    const batch = batchOf[i]
-    if (batch !== undefined) {
-      if (batch !== prefixOf) {
-        prefixOf = batch
-        prefix = Buffer.from(`{"partition":${batch.partition},"offset":`)
+    const written = j < appended.count && indexes.at(j) === i
+    const offset = written ? appended.offset(j) : -1
+    if (written) j++
+    if (offset >= 0) {
+      const partition = appended.partition(j - 1)
+      if (partition !== prefixOf) {
+        prefixOf = partition
+        prefix = Buffer.from(`{"partition":${partition},"offset":`)
       }
       out.bytes(prefix)
-      out.integer(batch.baseOffset + (placeOf[i] as number))
+      out.integer(offset)
       out.bytes(WRITTEN_END)
       continue
     }
@@ -222,76 +209,106 @@ function answer (request: FastifyRequest, count: number, batches: Map<number, Pa
   return out.take()
 }
 
+/** Bytes a record takes in the log besides its key and value, about. */
+const RECORD_OVERHEAD = 32
+
 /**
- * Decodes and checks every record of the request and groups those that pass
- * by partition; the others are failures, by index.
+ * Encodes every record of the request into one batch for the log and hands
+ * it over; records that fail the topic's checks are failures, by index. A
+ * record that cannot be decoded (bad base64 or timestamp) fails the whole
+ * request before anything is appended.
  */
-function partitionRecords (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): {
+function issueRecords (log: LogStore, request: FastifyRequest, topic: string, pathPartition: number | undefined): {
   count: number
-  batches: Map<number, PartitionBatch>
+  /** The request index of each record of the batch. */
+  indexes: IndexList
   failures: Map<number, unknown>
+  result: Promise<BatchAppendResult>
 } {
   const body = request.body as V2ProduceBody | undefined
   // A bodiless POST reaches the handler unparsed and unvalidated.
   if (body === undefined) throw unsupportedMediaType(`A produce request needs a body of type ${BINARY} or ${JSON_FORMAT}.`)
   const records = body.records
   const count = records.length
-  // Decoding every record first means a bad one rejects the request before anything is written.
-  const inputs = records.map(request.mediaType === BINARY ? binaryRecordInput : jsonRecordInput)
-
+  const binary = request.mediaType === BINARY
+  const plain = plainBodies.has(body)
+  const batch = log.recordBatch(topic, RECORD_OVERHEAD * count + (request.headers['content-length'] === undefined ? 0 : Number(request.headers['content-length'])))
   const failures = new Map<number, unknown>()
-  const batches = new Map<number, PartitionBatch>()
+  const indexes = new IndexList()
   for (let i = 0; i < count; i++) {
-    const input = inputs[i] as RecordInput
+    const record = records[i] as V2Record
+    batch.begin()
+    if (binary) {
+      writeBase64(batch, record.key, i, 'key')
+      writeBase64(batch, record.value, i, 'value')
+    } else {
+      writeJsonData(batch, record.key, true, plain)
+      writeJsonData(batch, record.value, false, plain)
+    }
+    if (record.headers !== undefined) {
+      for (let h = 0; h < record.headers.length; h++) {
+        const { name, value } = record.headers[h] as V2Header
+        batch.header(name, value === null || value === undefined ? null : decodeBase64(value, `records[${i}].headers[${h}].value`))
+      }
+    }
+    const timestamp = parseTimestamp(record.timestamp, i)
     try {
-      // Checked before choosing a partition, so a bad record does not move the round-robin.
-      log.checkRecord(topic, input)
+      batch.end(timestamp, pathPartition ?? record.partition ?? undefined)
     } catch (err) {
       failures.set(i, err)
       continue
     }
-    const partition = pathPartition ?? records[i]?.partition ?? log.partitionFor(topic, input.key)
-    let batch = batches.get(partition)
-    if (batch === undefined) {
-      batch = { partition, indexes: new IndexList(), records: [], baseOffset: -1 }
-      batches.set(partition, batch)
-    }
-    batch.indexes.push(i)
-    batch.records.push(input)
+    indexes.push(i)
   }
-  return { count, batches, failures }
+  return { count, indexes, failures, result: log.appendBatch(batch) }
 }
 
-/** A json-format record: its key and value are stored as their JSON text. */
-function jsonRecordInput (record: V2Record, index: number): RecordInput {
-  const { key, value } = record
-  return toRecordInput(record, index, key === null || key === undefined ? null : jsonBytes(key), value === null || value === undefined ? null : jsonBytes(value))
+/** A json-format key or value: stored as its JSON text; absent or null is a null one. */
+function writeJsonData (batch: RecordBatch, data: unknown, key: boolean, plain: boolean): void {
+  if (data === null || data === undefined) return
+  if (key) batch.startKey()
+  else batch.startValue()
+  writeJson(batch, data, plain)
 }
 
-/** A binary-format record: key and value are base64 (the body schema has checked they are strings). */
-function binaryRecordInput (record: V2Record, index: number): RecordInput {
-  const bytes = (data: unknown, field: string): Buffer | null =>
-    data === null || data === undefined ? null : decodeBase64(data as string, `records[${index}].${field}`)
-  return toRecordInput(record, index, bytes(record.key, 'key'), bytes(record.value, 'value'))
+/** A binary-format key or value: base64 (the body schema has checked it is a string); absent or null is a null one. */
+function writeBase64 (batch: RecordBatch, data: unknown, index: number, field: 'key' | 'value'): void {
+  if (data === null || data === undefined) return
+  checkBase64(data as string, `records[${index}].${field}`)
+  if (field === 'key') batch.startKey()
+  else batch.startValue()
+  batch.base64(data as string)
 }
 
-function toRecordInput (record: V2Record, index: number, key: Buffer | null, value: Buffer | null): RecordInput {
-  const input: RecordInput = { key, value }
-  if (record.headers !== undefined && record.headers.length > 0) {
-    input.headers = record.headers.map((h, i) => ({
-      key: h.name,
-      value: h.value === null || h.value === undefined ? null : decodeBase64(h.value, `records[${index}].headers[${i}].value`)
-    }))
+/** @throws LogwayError INVALID_RECORD for a string that is not a date-time */
+function parseTimestamp (timestamp: string | number | null | undefined, index: number): number | undefined {
+  if (typeof timestamp === 'number') return timestamp
+  if (typeof timestamp !== 'string') return undefined
+  const ms = Date.parse(timestamp)
+  if (Number.isNaN(ms) || ms < 0) throw new LogwayError('INVALID_RECORD', `records[${index}].timestamp ${timestamp} is not a valid date-time.`)
+  return ms
+}
+
+/** Bodies parsed from JSON text without a backslash: none of their strings needs escaping to be written as JSON. */
+const plainBodies = new WeakSet<object>()
+
+/**
+ * The object a JSON text holds, parsed as Fastify's default parser would,
+ * when the text has no backslash; else (or when it would not parse, or may
+ * hold a prototype-poisoning key) undefined, for the default parser to give
+ * the answer. Without a backslash a key cannot be an escaped `__proto__` or
+ * `constructor`, so looking for the plain names is the whole of the default
+ * parser's check.
+ */
+function parsePlain (text: string): object | undefined {
+  if (text.includes('\\') || text.charCodeAt(0) === 0xfeff || text.includes('"__proto__"') || text.includes('"constructor"')) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
   }
-  const timestamp = record.timestamp
-  if (typeof timestamp === 'number') {
-    input.timestamp = timestamp
-  } else if (typeof timestamp === 'string') {
-    const ms = Date.parse(timestamp)
-    if (Number.isNaN(ms) || ms < 0) throw new LogwayError('INVALID_RECORD', `records[${index}].timestamp ${timestamp} is not a valid date-time.`)
-    input.timestamp = ms
-  }
-  return input
+  return typeof parsed === 'object' && parsed !== null ? parsed : undefined
 }
 
 /** The error a request answers when every record failed: the first record's, saying how many failed. */

@@ -3,7 +3,7 @@ import { finished, type Readable } from 'node:stream'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { renderError } from './error-handler.js'
-import { produceRecords, unknownTopic, type ProducedData, type ProducedRecord } from './produce-record.js'
+import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData } from './produce-record.js'
 import { ProduceStream } from './produce-stream.js'
 import type { AnswerBuilder } from './answer-builder.js'
 
@@ -35,7 +35,7 @@ class UnreadBody {
  */
 export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
   /** Open bodies, each with what to do once the server asks it to stop. */
-  const open = new Map<ProduceStream<ProducedRecord>, () => void>()
+  const open = new Map<ProduceStream<ProducedBatch>, () => void>()
 
   // Only this plugin's routes see the replaced parsers: a JSON body is handed on unread, any other is a 415.
   app.removeContentTypeParser('text/plain')
@@ -89,14 +89,15 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     // Only a request without a body (and without Content-Type) gets here unparsed.
     if (!(body instanceof UnreadBody)) throw request.validationError ?? new LogwayError('INVALID_REQUEST', 'The body must be a JSON object.')
 
-    const reportLine = reportWriter(log.clusterId, topic)
+    // Made at the first report: a single-record body writes none.
+    let reportLines: ReturnType<typeof reportWriter> | undefined
     const check = bodyChecker(request)
-    const stream = new ProduceStream<ProducedRecord>({
+    const stream = new ProduceStream<ProducedBatch>({
       input: body.stream,
       maxObjectBytes: request.routeOptions.bodyLimit,
       maxInFlight: MAX_RECORDS_IN_FLIGHT,
-      produce: values => produceRecords(log, topic, values, check),
-      report: reportLine,
+      produce: values => produceBatch(log, topic, values, check),
+      report: (produced, from, to, out) => { (reportLines ??= reportWriter(log.clusterId, topic))(produced, from, to, out) },
       failure: (err, index) => {
         const { body: error, unexpected } = renderError(err, request.routeOptions.config)
         if (unexpected) request.log.error({ err, record: index }, 'record failed')
@@ -118,8 +119,9 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
       throw err
     }
     if (shape.mode === 'single') {
-      if (!shape.outcome.ok) throw shape.outcome.error
-      return { error_code: 200, ...shape.outcome.value }
+      const failure = shape.settled === undefined ? shape.error : shape.settled.failure(0)
+      if (failure !== undefined) throw failure
+      return { error_code: 200, ...(shape.settled as ProducedBatch).produced(0) }
     }
     return reply.type(`${request.responseType}; charset=utf-8`).send(shape.output)
   })
@@ -130,31 +132,49 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
  * `{ error_code: 200, ...produced }`, in ProduceResponse's order, built by hand
  * because a stream writes one per record.
  */
-function reportWriter (clusterId: string, topic: string): (produced: ProducedRecord, out: AnswerBuilder) => void {
+function reportWriter (clusterId: string, topic: string): (produced: ProducedBatch, from: number, to: number, out: AnswerBuilder) => void {
   const prefix = `{"error_code":200,"cluster_id":${JSON.stringify(clusterId)},"topic_name":${JSON.stringify(topic)},"partition_id":`
   // Consecutive records mostly differ in their offset alone: the bytes before
   // and after it are kept from the previous line while they stay the same.
   let partition = -1
   let head = Buffer.alloc(0)
-  let timestamp = ''
+  let timestamp = Number.NaN
   let key: ProducedData | null | undefined
   let value: ProducedData | null | undefined
   let tail = Buffer.alloc(0)
-  return (produced, out) => {
-    if (produced.partition_id !== partition) {
-      partition = produced.partition_id
-      head = Buffer.from(`${prefix}${partition},"offset":`)
+  return (produced, from, to, out) => {
+    for (let i = from; i < to;) {
+      const recordPartition = produced.partition(i)
+      if (recordPartition !== partition) {
+        partition = recordPartition
+        head = Buffer.from(`${prefix}${partition},"offset":`)
+      }
+      const recordTimestamp = produced.timestamp(i)
+      const recordKey = produced.key(i)
+      const recordValue = produced.value(i)
+      if (recordTimestamp !== timestamp || recordKey !== key || recordValue !== value) {
+        timestamp = recordTimestamp
+        key = recordKey
+        value = recordValue
+        // An ISO 8601 timestamp and a ProducedData type need no escaping; the line's newline comes with it.
+        tail = Buffer.from(`,"timestamp":"${isoTimestamp(timestamp)}","key":${dataText(key)},"value":${dataText(value)}}\n`)
+      }
+      // Records alike differ in their offset alone.
+      const alike = produced.alike(i, to)
+      const offset = produced.offset(i)
+      out.reserve(alike * (head.length + MAX_OFFSET_DIGITS + tail.length))
+      for (let k = 0; k < alike; k++) {
+        out.bytes(head)
+        out.integer(offset + k)
+        out.bytes(tail)
+      }
+      i += alike
     }
-    if (produced.timestamp !== timestamp || produced.key !== key || produced.value !== value) {
-      ({ timestamp, key, value } = produced)
-      // An ISO 8601 timestamp and a ProducedData type need no escaping.
-      tail = Buffer.from(`,"timestamp":"${timestamp}","key":${dataText(key)},"value":${dataText(value)}}`)
-    }
-    out.bytes(head)
-    out.integer(produced.offset)
-    out.bytes(tail)
   }
 }
+
+/** Offsets are safe integers. */
+const MAX_OFFSET_DIGITS = 16
 
 function dataText (data: ProducedData | null): string {
   return data === null ? 'null' : `{"type":"${data.type}","size":${data.size}}`

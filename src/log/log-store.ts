@@ -4,16 +4,17 @@ import { open, type Database, type RootDatabase } from 'lmdb'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { LogwayError } from '../errors.js'
 import { partitionForKey } from './murmur2.js'
+import { BatchAppendResult, checkRecordLimits, RecordBatch, ROUND_ROBIN, type RecordBatchTopic } from './record-batch.js'
 import {
   batchRecordsAt, batchSize, decodeRecord, encodeBatch, encodedSize, encodeRecordInto, lastBatchOffset, readKeyAndTombstone,
-  readPosition, readTimestamp, setBatchEntry, setPosition, startBatch, visitBatch
+  readPosition, readTimestamp, setBatchEntry, setPosition, startBatch, viewOf, visitBatch
 } from './record-codec.js'
 import { checkTopicConfigName, describeTopicConfigs, parseTopicConfigs, resolveTopicConfigs } from './topic-configs.js'
 import { validateTopicName } from './topic-name.js'
 import type {
   AppendListener, AppendResult, CreateTopicOptions, DurabilityOptions, PartitionInfo, ReadOptions,
   ReadResult, RecordInput, StoredRecord, SubDatabase, SubDatabaseKey, TopicChange, TopicChangeListener,
-  RecordHeader, TimestampType, TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
+  RecordHeader, TopicConfigEntry, TopicConfigName, TopicConfigs, TopicDescription
 } from './types.js'
 
 export interface LogStoreOptions {
@@ -95,11 +96,9 @@ interface PendingAppend {
    * mostly): no array per append is held while it waits for its flush.
    */
   timestamps: number[] | number
-  /** The topic's timestamp type when the records were encoded. */
-  timestampType: TimestampType
   baseOffset: number
-  resolve: (result: AppendResult) => void
-  reject: (err: unknown) => void
+  /** Called once: with undefined when the records are durable (baseOffset is then set), else with the failure. */
+  settle: (failure: unknown) => void
 }
 
 interface Waiter {
@@ -151,6 +150,8 @@ interface TopicState {
   configs: TopicConfigs
   partitions: Partition[]
   roundRobin: number
+  /** What record checks read of the topic, made again when its configs or partition count change. */
+  limits?: RecordBatchTopic & { configs: TopicConfigs }
 }
 
 /**
@@ -402,7 +403,7 @@ export class LogStore {
       this.#topics.delete(name)
       for (const partition of topic.partitions) {
         for (const pending of partition.queue.splice(0)) {
-          pending.reject(new LogwayError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' was deleted.`))
+          pending.settle(new LogwayError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' was deleted.`))
         }
         this.#wakeAll(partition, false)
       }
@@ -507,9 +508,12 @@ export class LogStore {
    */
   partitionFor (topic: string, key: Uint8Array | null | undefined): number {
     const state = this.#topic(topic)
-    const count = state.partitions.length
-    if (key !== null && key !== undefined) return partitionForKey(key, count)
-    state.roundRobin = (state.roundRobin + 1) % count
+    if (key !== null && key !== undefined) return partitionForKey(key, state.partitions.length)
+    return this.#roundRobin(state)
+  }
+
+  #roundRobin (state: TopicState): number {
+    state.roundRobin = (state.roundRobin + 1) % state.partitions.length
     return state.roundRobin
   }
 
@@ -559,7 +563,29 @@ export class LogStore {
       at = ends[i] as number
     }
     return new Promise<AppendResult>((resolve, reject) => {
-      target.queue.push({ data, ends, count, timestamps: timestamps ?? now, timestampType, baseOffset: -1, resolve, reject })
+      const pending: PendingAppend = {
+        data,
+        ends,
+        count,
+        timestamps: timestamps ?? now,
+        baseOffset: -1,
+        settle: failure => {
+          if (failure !== undefined) {
+            reject(failure)
+            return
+          }
+          resolve({
+            topic,
+            partition,
+            baseOffset: pending.baseOffset,
+            lastOffset: pending.baseOffset + count - 1,
+            timestamps: timestamps ?? new Array<number>(count).fill(now),
+            timestampType,
+            logStartOffset: target.logStartOffset
+          })
+        }
+      }
+      target.queue.push(pending)
       if (!target.committing) queueMicrotask(() => this.#issue(state, target))
     })
   }
@@ -577,20 +603,125 @@ export class LogStore {
         throw new LogwayError('INVALID_RECORD', 'Each header needs a string key and a bytes or null value.', { index })
       }
     }
+    const limits = this.#limits(state)
+    const size = encodedSize(key, value, headers)
+    checkRecordLimits(limits, key === null, limits.timestampType === 'CreateTime' ? record.timestamp : undefined, size, index)
+    return size
+  }
+
+  #limits (state: TopicState): RecordBatchTopic {
+    const known = state.limits
+    if (known !== undefined && known.configs === state.configs && known.partitionCount === state.partitions.length) return known
     const configs = state.configs
-    if (key === null && configs['cleanup.policy'] !== 'delete') {
-      throw new LogwayError('INVALID_RECORD', `Compacted topic '${state.stored.name}' does not accept records with a null key.`, { index })
+    state.limits = {
+      configs,
+      name: state.stored.name,
+      partitionCount: state.partitions.length,
+      timestampType: configs['message.timestamp.type'],
+      maxMessageBytes: configs['max.message.bytes'],
+      keyRequired: configs['cleanup.policy'] !== 'delete'
     }
-    if (configs['message.timestamp.type'] === 'CreateTime' && record.timestamp !== undefined) {
-      if (!Number.isSafeInteger(record.timestamp) || record.timestamp < 0) {
-        throw new LogwayError('INVALID_TIMESTAMP', `Timestamp ${String(record.timestamp)} is not a non-negative integer number of milliseconds.`, { index })
+    return state.limits
+  }
+
+  /**
+   * An empty batch of records for `topic`, to fill record by record and give
+   * to `appendBatch` in the same synchronous block (it holds the topic's
+   * configs and partition count as they are now, and the append time).
+   * `capacityHint`: the bytes its records are expected to take.
+   * @throws LogwayError UNKNOWN_TOPIC_OR_PARTITION, BROKER_NOT_AVAILABLE
+   */
+  recordBatch (topic: string, capacityHint?: number): RecordBatch {
+    if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+    return new RecordBatch(this.#limits(this.#topic(topic)), this.#clock.now(), capacityHint)
+  }
+
+  /**
+   * Appends the records of a batch: those of each partition as one atomic
+   * append with dense offsets, in the order they were added, all partitions
+   * in the same turn so they share group commits. Records whose partition is
+   * ROUND_ROBIN get theirs now, in order. Resolves once every record is
+   * durable or failed, with each record's partition, offset or failure (a
+   * failure is that of its partition's whole append); never rejects.
+   * Failures: KAFKA_STORAGE_ERROR, BROKER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION
+   * (the topic was deleted).
+   */
+  appendBatch (batch: RecordBatch): Promise<BatchAppendResult> {
+    const { data, ends, partitions, timestamps } = batch.take()
+    const result = new BatchAppendResult(partitions, timestamps)
+    const count = ends.length
+    if (count === 0) return Promise.resolve(result)
+    let state: TopicState
+    try {
+      if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
+      state = this.#topic(batch.topic.name)
+    } catch (err) {
+      result.failAll(err)
+      return Promise.resolve(result)
+    }
+    let mixed = false
+    for (let j = 0; j < count; j++) {
+      if (partitions[j] === ROUND_ROBIN) partitions[j] = this.#roundRobin(state)
+      if (partitions[j] !== partitions[0]) mixed = true
+    }
+    // One promise for the whole batch, settled by the last of its appends (a promise per append and Promise.all cost a few turns more).
+    let waiting = 1
+    let done!: (result: BatchAppendResult) => void
+    const settled = new Promise<BatchAppendResult>(resolve => { done = resolve })
+    const settleOne = (): void => { if (--waiting === 0) done(result) }
+    const append = (partition: number, data: Buffer, ends: number[], timestamps: number[] | number): void => {
+      let target: Partition
+      try {
+        target = this.#partition(state, partition)
+        this.#checkFreeSpace(batchSize(ends.length, ends[ends.length - 1] as number))
+      } catch (err) {
+        result.fail(partition, err)
+        return
+      }
+      waiting++
+      const pending: PendingAppend = {
+        data,
+        ends,
+        count: ends.length,
+        timestamps,
+        baseOffset: -1,
+        settle: failure => {
+          if (failure === undefined) result.succeed(partition, pending.baseOffset)
+          else result.fail(partition, failure)
+          settleOne()
+        }
+      }
+      target.queue.push(pending)
+      if (!target.committing) queueMicrotask(() => this.#issue(state, target))
+    }
+    if (!mixed) {
+      append(partitions[0] as number, data, ends, timestamps)
+    } else {
+      // The records of each partition are copied out into a buffer of their own.
+      const groups = new Map<number, number[]>()
+      for (let j = 0; j < count; j++) {
+        const partition = partitions[j] as number
+        let members = groups.get(partition)
+        if (members === undefined) groups.set(partition, members = [])
+        members.push(j)
+      }
+      for (const [partition, members] of groups) {
+        let bytes = 0
+        for (const j of members) bytes += (ends[j] as number) - (j === 0 ? 0 : ends[j - 1] as number)
+        const own = Buffer.allocUnsafe(bytes)
+        const ownEnds: number[] = new Array(members.length)
+        const ownTimestamps = typeof timestamps === 'number' ? timestamps : members.map(j => timestamps[j] as number)
+        let at = 0
+        for (let m = 0; m < members.length; m++) {
+          const j = members[m] as number
+          at += data.copy(own, at, j === 0 ? 0 : ends[j - 1] as number, ends[j] as number)
+          ownEnds[m] = at
+        }
+        append(partition, own, ownEnds, ownTimestamps)
       }
     }
-    const size = encodedSize(key, value, headers)
-    if (size > configs['max.message.bytes']) {
-      throw new LogwayError('MESSAGE_TOO_LARGE', `The record is ${size} bytes; topic '${state.stored.name}' accepts at most ${configs['max.message.bytes']} (max.message.bytes).`, { index, sizeBytes: size })
-    }
-    return size
+    settleOne()
+    return settled
   }
 
   /**
@@ -673,9 +804,11 @@ export class LogStore {
     let batchOffset = 0
     let inBatch = 0
     let at = 0
+    const allView = viewOf(all)
     for (const pending of batch) {
       // Positions are set in the encoded records, then the records of a
       // pending append that land in one stored batch are copied at once.
+      const dataView = viewOf(pending.data)
       let start = 0
       let copyFrom = 0
       let copyTo = at
@@ -687,15 +820,15 @@ export class LogStore {
           batchEnd = batchStart + batchSize(count, cuts[cut++] as number)
           batchOffset = next
           inBatch = 0
-          startBatch(all, batchStart, count)
+          startBatch(allView, batchStart, count)
           at = batchStart + batchRecordsAt(count)
           copyFrom = start
           copyTo = at
         }
         const end = pending.ends[i] as number
-        setPosition(pending.data, position, start)
+        setPosition(dataView, position, start)
         position += end - start
-        setBatchEntry(all, batchStart, inBatch++, next - batchOffset, end - start)
+        setBatchEntry(allView, batchStart, inBatch++, next - batchOffset, end - start)
         at += end - start
         next++
         start = end
@@ -730,7 +863,7 @@ export class LogStore {
       partition.flushing++
       storageError(err, 'append').then(failure => {
         partition.flushing--
-        for (const pending of batch) pending.reject(failure)
+        for (const pending of batch) pending.settle(failure)
         this.#checkIdle(partition)
       }, () => {})
       this.#issue(state, partition)
@@ -747,17 +880,7 @@ export class LogStore {
         partition.endPosition = end.endPosition
         partition.maxTimestamp = end.maxTimestamp
       }
-      for (const pending of batch) {
-        pending.resolve({
-          topic: state.stored.name,
-          partition: partition.index,
-          baseOffset: pending.baseOffset,
-          lastOffset: pending.baseOffset + pending.count - 1,
-          timestamps: typeof pending.timestamps === 'number' ? new Array<number>(pending.count).fill(pending.timestamps) : pending.timestamps,
-          timestampType: pending.timestampType,
-          logStartOffset: partition.logStartOffset
-        })
-      }
+      for (const pending of batch) pending.settle(undefined)
       this.#notify(state.stored.name, partition)
       this.#checkIdle(partition)
     }

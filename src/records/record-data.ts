@@ -43,12 +43,60 @@ export function jsonBytes (data: unknown): Buffer {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/
 
 /**
+ * Checks that `text` is strict base64 (Node's decoder alone silently skips bad characters).
+ * @throws LogwayError INVALID_REQUEST naming `field` when it is not
+ */
+export function checkBase64 (text: string, field: string): void {
+  if (!BASE64.test(text)) throw new LogwayError('INVALID_REQUEST', `${field} is not a valid base64 string.`)
+}
+
+/**
  * Decodes strict base64 (Buffer.from alone silently skips bad characters).
  * @throws LogwayError INVALID_REQUEST naming `field` when `text` is not base64
  */
 export function decodeBase64 (text: string, field: string): Buffer {
-  if (!BASE64.test(text)) throw new LogwayError('INVALID_REQUEST', `${field} is not a valid base64 string.`)
+  checkBase64(text, field)
   return Buffer.from(text, 'base64')
+}
+
+/** Where the bytes of a key or value are written piece by piece (the log's RecordBatch). */
+export interface ByteSink {
+  byte: (value: number) => void
+  text: (piece: string) => void
+  base64: (piece: string) => void
+}
+
+/**
+ * Writes the bytes `jsonBytes(data)` gives, straight into `sink`.
+ * `plain`: the caller knows every string in `data` needs no escaping (it was
+ * parsed from JSON text without a backslash), so none is checked.
+ */
+export function writeJson (sink: ByteSink, data: unknown, plain = false): void {
+  if (typeof data === 'string' && (plain || PLAIN_JSON_STRING.test(data))) {
+    sink.byte(QUOTE)
+    sink.text(data)
+    sink.byte(QUOTE)
+    return
+  }
+  sink.text(JSON.stringify(data))
+}
+
+/**
+ * Writes the bytes `recordDataBytes` gives for a key or value that has data
+ * (not null) into `sink`: BINARY's base64 decoded, STRING as UTF-8, JSON as
+ * its JSON text.
+ * @throws LogwayError INVALID_REQUEST on bad base64 or a non-string BINARY/STRING
+ */
+export function writeRecordData (sink: ByteSink, value: RecordData, field: string): void {
+  const { type, data } = value
+  if (type === 'JSON') return writeJson(sink, data)
+  if (typeof data !== 'string') throw new LogwayError('INVALID_REQUEST', `${field}.data must be a string for type ${type}.`)
+  if (type === 'BINARY') {
+    checkBase64(data, `${field}.data`)
+    sink.base64(data)
+  } else {
+    sink.text(data)
+  }
 }
 
 /**

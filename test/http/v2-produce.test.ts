@@ -6,6 +6,8 @@ import t, { type Test } from 'tap'
 import { LogwayError } from '../../src/errors.js'
 import type { LogStore } from '../../src/log/log-store.js'
 import { partitionForKey } from '../../src/log/murmur2.js'
+import { BatchAppendResult, ROUND_ROBIN, type RecordBatch } from '../../src/log/record-batch.js'
+import { decodeRecord } from '../../src/log/record-codec.js'
 import type { CreateTopicOptions, RecordInput } from '../../src/log/types.js'
 import { buildTestServer } from '../helpers/build-test-server.js'
 import { deferred } from '../helpers/fake-log-store.js'
@@ -238,10 +240,23 @@ async function appWithFailingAppends (t: Test, failing: number[], failure: () =>
   await log.createTopic('orders', { partitions: 3 })
   store.resolve(new Proxy(log, {
     get (target, prop) {
-      if (prop === 'append') {
-        return async (topic: string, partition: number, records: RecordInput[]) => {
-          if (failing.includes(partition)) throw failure()
-          return await target.append(topic, partition, records)
+      if (prop === 'appendBatch') {
+        // The batch's records are decoded and appended a partition at a time, but for the failing partitions.
+        return async (batch: RecordBatch) => {
+          const { data, ends, partitions, timestamps } = batch.take()
+          const byPartition = new Map<number, RecordInput[]>()
+          for (let j = 0; j < ends.length; j++) {
+            const partition = partitions[j] === ROUND_ROBIN ? target.partitionFor(batch.topic.name, null) : partitions[j] as number
+            partitions[j] = partition
+            const { key, value, headers, timestamp } = decodeRecord(0, data.subarray(j === 0 ? 0 : ends[j - 1], ends[j]))
+            byPartition.set(partition, [...byPartition.get(partition) ?? [], { key, value, headers, timestamp }])
+          }
+          const result = new BatchAppendResult(partitions, timestamps)
+          for (const [partition, records] of byPartition) {
+            if (failing.includes(partition)) result.fail(partition, failure())
+            else result.succeed(partition, (await target.append(batch.topic.name, partition, records)).baseOffset)
+          }
+          return result
         }
       }
       const value: unknown = Reflect.get(target, prop, target)
@@ -375,4 +390,40 @@ t.test('offsets in the answer stay right across digit counts and partitions', as
   t.same(offsets, expected, '9 → 10, 99 → 100 and 999 → 1000, and back to a partition whose offsets are short')
   const again = assertProduced(t, await post(s, '/topics/orders/partitions/1', JSON_TYPE, { records: [{ value: 'x' }, { value: 'y' }] }))
   t.same(again, [ok(1, 5), ok(1, 6)])
+})
+
+t.test('json format: a body without a backslash is stored as JSON.stringify gives too, whatever its characters', async t => {
+  const s = await setup(t)
+  // Raw (unescaped) non-ASCII, emoji, DEL, U+2028, and bytes that are not UTF-8 (read as U+FFFD).
+  const body = Buffer.concat([
+    Buffer.from('{"records":[{"key":"é ✓ 😀","value":"del \u007f and \u2028"},{"value":"bad '),
+    Buffer.from([0xff, 0xed, 0xa0, 0x80]),
+    Buffer.from(' bytes"},{"value":{"nested":["x",1.50,{"y":null}]}},{"value":"plain"}]}')
+  ])
+  const res = await s.app.inject({ method: 'POST', url: '/topics/orders', headers: { 'content-type': JSON_TYPE }, payload: body })
+  t.same(assertProduced(t, res).map(o => o.offset), [0, 1, 2, 3])
+  const parsed = JSON.parse(body.toString('utf8')) as { records: Array<{ key?: unknown, value: unknown }> }
+  const records = s.log.read(s.topic, 0, { offset: 0 }).records
+  for (const [i, record] of parsed.records.entries()) {
+    t.equal(records[i]?.value?.toString('utf8'), JSON.stringify(record.value), `value ${i}`)
+    t.equal(records[i]?.key?.toString('utf8') ?? null, record.key === undefined ? null : JSON.stringify(record.key), `key ${i}`)
+  }
+})
+
+t.test('json format: prototype-poisoning keys are refused with or without escapes; a plain constructor key is data', async t => {
+  const s = await setup(t)
+  for (const payload of [
+    '{"records":[{"value":{"__proto__":{"polluted":true}}}]}',
+    '{"records":[{"value":{"\\u005f_proto__":{"polluted":true}}}]}',
+    '{"records":[{"value":{"constructor":{"prototype":{"polluted":true}}}}]}'
+  ]) {
+    for (const type of [JSON_TYPE, 'application/json']) {
+      assertError(t, await post(s, '/topics/orders', type, payload), 400, 40001, 'INVALID_REQUEST')
+    }
+  }
+  t.same(endOffsets(s), [0], 'nothing was written')
+  const res = await post(s, '/topics/orders', JSON_TYPE, '{"records":[{"value":{"constructor":1}}]}')
+  t.same(assertProduced(t, res), [ok(0, 0)])
+  t.equal(s.log.read(s.topic, 0, { offset: 0 }).records[0]?.value?.toString(), '{"constructor":1}')
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
 })

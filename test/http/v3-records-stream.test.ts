@@ -6,10 +6,11 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../src/config.js'
-import { ProduceStream } from '../../src/http/produce-stream.js'
+import { ProduceStream, type SettledRecords } from '../../src/http/produce-stream.js'
 import { MAX_RECORDS_IN_FLIGHT } from '../../src/http/v3-records-routes.js'
 import type { LogStore } from '../../src/log/log-store.js'
-import type { AppendResult, CreateTopicOptions, RecordInput } from '../../src/log/types.js'
+import { BatchAppendResult, RecordBatch } from '../../src/log/record-batch.js'
+import type { CreateTopicOptions } from '../../src/log/types.js'
 import { buildTestServer } from '../helpers/build-test-server.js'
 
 const TOPIC = 'events'
@@ -284,17 +285,19 @@ function controlledStore (clusterId: string, topic: string, hold: boolean): {
     isOpen: true,
     async close () {},
     hasTopic: (name: string) => name === topic,
-    checkRecord () {},
-    partitionFor: () => 0,
-    append: async (name: string, partition: number, records: readonly RecordInput[]): Promise<AppendResult> => {
+    recordBatch: (name: string) => new RecordBatch({ name, partitionCount: 1, timestampType: 'CreateTime', maxMessageBytes: 1_000_000, keyRequired: false }, 0),
+    appendBatch: async (batch: RecordBatch): Promise<BatchAppendResult> => {
+      const { partitions, timestamps } = batch.take()
+      const count = partitions.length
+      const result = new BatchAppendResult(partitions.fill(0), timestamps)
       const offset = stats.appended
-      stats.appended += records.length
-      stats.pending += records.length
+      stats.appended += count
+      stats.pending += count
       stats.maxPending = Math.max(stats.maxPending, stats.pending)
       if (waiting !== undefined && stats.pending >= waiting.pending) waiting.resolve()
-      const result: AppendResult = { topic: name, partition, baseOffset: offset, lastOffset: offset + records.length - 1, timestamps: records.map(() => 0), timestampType: 'CreateTime', logStartOffset: 0 }
-      if (hold) await new Promise<void>(resolve => held.push(resolve))
-      stats.pending -= records.length
+      result.succeed(0, offset)
+      if (hold && count > 0) await new Promise<void>(resolve => held.push(resolve))
+      stats.pending -= count
       return result
     }
   }
@@ -359,15 +362,17 @@ t.test('ProduceStream: the output is written only as fast as it is read', async 
   const input = new PassThrough()
   let produced = 0
   const maxInFlight = 10
-  const stream = new ProduceStream<number>({
+  const stream = new ProduceStream<SettledRecords & { firstIndex: number }>({
     input,
     maxObjectBytes: 1024,
     maxInFlight,
     produce: async (values, firstIndex) => {
       produced += values.length
-      return values.map((_value, i) => ({ ok: true, value: firstIndex + i }))
+      return { firstIndex, failure: () => undefined }
     },
-    report: (index, out) => { out.text(JSON.stringify({ index, padding: 'x'.repeat(1000) })) },
+    report: (settled, from, to, out) => {
+      for (let i = from; i < to; i++) out.text(JSON.stringify({ index: settled.firstIndex + i, padding: 'x'.repeat(1000) }) + '\n')
+    },
     failure: (error, index) => ({ index, error: String(error) })
   })
   const count = 5000
@@ -388,16 +393,17 @@ t.test('ProduceStream: the output is written only as fast as it is read', async 
 t.test('ProduceStream: one object is single, even when its record fails', async t => {
   for (const fail of [false, true]) {
     const input = new PassThrough()
-    const stream = new ProduceStream<string>({
+    const settled: SettledRecords = { failure: () => undefined }
+    const stream = new ProduceStream<SettledRecords>({
       input,
       maxObjectBytes: 1024,
       maxInFlight: 10,
-      produce: async () => { if (fail) throw new Error('no'); return [{ ok: true, value: 'yes' }] },
-      report: (value, out) => { out.text(JSON.stringify({ value })) },
+      produce: async () => { if (fail) throw new Error('no'); return settled },
+      report: (_settled, _from, _to, out) => { out.text(JSON.stringify({ value: 'yes' }) + '\n') },
       failure: error => ({ error: String(error) })
     })
     input.end('  {"a": 1}  \n')
     const shape = await stream.shape
-    t.same(shape, { mode: 'single', outcome: fail ? { ok: false, error: new Error('no') } : { ok: true, value: 'yes' } })
+    t.same(shape, fail ? { mode: 'single', settled: undefined, error: new Error('no') } : { mode: 'single', settled, error: undefined })
   }
 })
