@@ -9,6 +9,8 @@ const layers = [
   { files: ['src/groups/**/*.ts'], banned: ['../http', '../ws', '../server', '../cli', 'fastify', '@fastify/*'] },
   { files: ['src/http/**/*.ts'], banned: ['../ws', '../server', '../cli'] },
   { files: ['src/ws/**/*.ts'], banned: ['../http', '../server', '../cli'] },
+  // The CLI's client commands speak only the public HTTP API; they may use src/records' encodings and src/errors.
+  { files: ['src/cli/**/*.ts'], banned: ['../http', '../ws', '../server', '../log', '../groups', 'fastify', '@fastify/*'] },
   { files: ['src/errors.ts', 'src/clock.ts'], banned: ['./log', './groups', './http', './ws', './server', './cli', 'fastify', '@fastify/*'] }
 ]
 

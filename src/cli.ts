@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { CONFIG_FILE_ENV, ConfigError, loadConfig, SETTINGS, type SettingName } from './config.js'
-import { buildServer } from './server.js'
+import { UsageError } from './cli/args.js'
+import { processContext } from './cli/command.js'
+import { runConsume } from './cli/consume-command.js'
+import { CliFailure } from './cli/failure.js'
+import { runGroups } from './cli/groups-command.js'
+import { runProduce } from './cli/produce-command.js'
+import { runTopics } from './cli/topics-command.js'
+import type * as ConfigModule from './config.js'
+import type { SettingName } from './config.js'
 
 // Exit codes: 0 clean stop, 1 runtime failure (cannot listen, log failed to open, forced stop), 2 usage or configuration error.
 const USAGE_ERROR = 2
@@ -16,13 +23,21 @@ An event-streaming server: Kafka's model over HTTP, with the log in LMDB.
 
 Commands:
   serve          Run the server (see logway serve --help)
+  topics         Create, list, describe, alter and delete topics
+  produce        Produce records read from stdin, one a line
+  consume        Print a topic's records as they arrive, alone or in a consumer group
+  groups         List, describe and delete consumer groups; reset their offsets
+
+The client commands talk to a running server: --server URL (default
+http://127.0.0.1:8082, env LOGWAY_SERVER), --json for scripts, and
+--help on every command (logway topics --help, logway topics create --help).
 
 Options:
   -h, --help     Show this help
   -v, --version  Show the version
 `
 
-function serveHelp (): string {
+function serveHelp ({ SETTINGS, CONFIG_FILE_ENV }: typeof ConfigModule): string {
   // The value's placeholder is the flag's last word: --data-dir DIR, --port PORT, --body-limit-bytes BYTES.
   const entries = SETTINGS.map(s => [
     `--${s.flag} ${s.flag.split('-').pop()?.toUpperCase() ?? ''}`,
@@ -55,7 +70,13 @@ function wrap (text: string, width: number): string[] {
   return lines
 }
 
-class UsageError extends Error {}
+/** The commands that talk to a running server over its public HTTP API (src/cli/). */
+const CLIENT_COMMANDS = new Map([
+  ['topics', runTopics],
+  ['produce', runProduce],
+  ['consume', runConsume],
+  ['groups', runGroups]
+])
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -67,11 +88,16 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`)
     return 0
   }
+  const client = CLIENT_COMMANDS.get(command)
+  if (client !== undefined) return await client(rest, processContext())
   if (command !== 'serve') throw new UsageError(`unknown command ${JSON.stringify(command)} (see logway --help)`)
   return await serve(rest)
 }
 
 async function serve (args: string[]): Promise<number> {
+  // Loaded here rather than at the top (as the server is, below): the client commands start without compiling the config schema.
+  const configModule = await import('./config.js')
+  const { ConfigError, loadConfig, SETTINGS } = configModule
   const options: NonNullable<ParseArgsConfig['options']> = {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' }
@@ -79,7 +105,7 @@ async function serve (args: string[]): Promise<number> {
   for (const setting of SETTINGS) options[setting.flag] = { type: 'string' }
   const { values } = parseServeArgs(args, options)
   if (values.help === true) {
-    process.stdout.write(serveHelp())
+    process.stdout.write(serveHelp(configModule))
     return 0
   }
   const flags: Partial<Record<SettingName, string>> = {}
@@ -87,8 +113,17 @@ async function serve (args: string[]): Promise<number> {
     const value = values[setting.flag]
     if (typeof value === 'string') flags[setting.name] = value
   }
-  const config = loadConfig({ flags, env: process.env, file: typeof values.config === 'string' ? values.config : undefined })
+  let config: ConfigModule.Config
+  try {
+    config = loadConfig({ flags, env: process.env, file: typeof values.config === 'string' ? values.config : undefined })
+  } catch (err) {
+    // A bad setting is a usage error (exit 2), reported as one line like any other.
+    if (err instanceof ConfigError) throw new UsageError(err.message)
+    throw err
+  }
 
+  // Loaded here, not at the top: the client commands start without loading Fastify and LMDB.
+  const { buildServer } = await import('./server.js')
   const app = buildServer(config)
   let stopping = false
   let finish: (code: number) => void = () => {}
@@ -156,9 +191,15 @@ function oneLine (err: unknown): string {
 main(process.argv.slice(2)).then(
   code => { process.exitCode = code },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError) {
       process.stderr.write(`logway: ${oneLine(err)}\n`)
+      if (err.usage !== undefined) process.stderr.write(`${err.usage}\n`)
       process.exitCode = USAGE_ERROR
+      return
+    }
+    if (err instanceof CliFailure) {
+      process.stderr.write(`logway: ${oneLine(err)}\n`)
+      process.exitCode = FAILURE
       return
     }
     process.stderr.write(`logway: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)

@@ -16,6 +16,11 @@ export interface Config {
   consumerInstanceTimeoutMs: number
   consumerMaxInstances: number
   consumerRequestMaxBytes: number
+  wsPingIntervalMs: number
+  wsMaxFrameBytes: number
+  wsMaxInFlight: number
+  wsSendBufferBytes: number
+  wsSlowConsumerTimeoutMs: number
 }
 
 export type SettingName = keyof Config

@@ -3,10 +3,11 @@ import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
 import { installCommonResponses } from './http/common-responses.js'
 import { installContentNegotiation } from './http/content-negotiation.js'
-import { installErrorHandler } from './http/error-handler.js'
+import { installErrorHandler, renderError } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
 import { openapiRoutes } from './http/openapi-routes.js'
+import { consoleRoutes } from './http/console-routes.js'
 import { v2AdminRoutes } from './http/v2-admin-routes.js'
 import { v2ConsumerRoutes } from './http/v2-consumer-routes.js'
 import { v2ProduceRoutes } from './http/v2-produce-routes.js'
@@ -19,6 +20,8 @@ import { v3AdminRoutes } from './http/v3-admin-routes.js'
 import { v3GroupAdminRoutes } from './http/v3-group-admin-routes.js'
 import { v3GroupRoutes } from './http/v3-group-routes.js'
 import { LogStore, type LogStoreOptions } from './log/log-store.js'
+import { sseRoutes } from './ws/sse-routes.js'
+import { wsRoutes } from './ws/ws-routes.js'
 
 export interface ServerDeps {
   clock?: Clock
@@ -78,6 +81,7 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   deps.beforeRoutes?.(app)
   app.register(healthRoutes, { clock, startedAt })
   app.register(openapiRoutes)
+  app.register(consoleRoutes)
   app.register(v3AdminRoutes)
   app.register(v3RecordsRoutes)
   app.register(v3BatchRoutes)
@@ -91,6 +95,16 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
     instanceTimeoutMs: config.consumerInstanceTimeoutMs,
     maxInstances: config.consumerMaxInstances,
     requestMaxBytes: config.consumerRequestMaxBytes
+  })
+  app.register(sseRoutes, { clock })
+  app.register(wsRoutes, {
+    clock,
+    renderError: err => renderError(err),
+    pingIntervalMs: config.wsPingIntervalMs,
+    maxFrameBytes: config.wsMaxFrameBytes,
+    maxInFlight: config.wsMaxInFlight,
+    sendBufferBytes: config.wsSendBufferBytes,
+    slowConsumerTimeoutMs: config.wsSlowConsumerTimeoutMs
   })
   return app
 }

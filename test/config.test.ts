@@ -12,7 +12,12 @@ const defaults: Config = {
   minFreeBytes: 64 * 1024 * 1024,
   consumerInstanceTimeoutMs: 300000,
   consumerMaxInstances: 1000,
-  consumerRequestMaxBytes: 16 * 1024 * 1024
+  consumerRequestMaxBytes: 16 * 1024 * 1024,
+  wsPingIntervalMs: 30000,
+  wsMaxFrameBytes: 4 * 1024 * 1024,
+  wsMaxInFlight: 1024,
+  wsSendBufferBytes: 1024 * 1024,
+  wsSlowConsumerTimeoutMs: 30000
 }
 
 /** Asserts that loading fails with a one-line ConfigError naming the setting. */
@@ -55,7 +60,12 @@ t.test('environment names and flags are derived from the setting names', async t
     ['minFreeBytes', 'LOGWAY_MIN_FREE_BYTES', 'min-free-bytes'],
     ['consumerInstanceTimeoutMs', 'LOGWAY_CONSUMER_INSTANCE_TIMEOUT_MS', 'consumer-instance-timeout-ms'],
     ['consumerMaxInstances', 'LOGWAY_CONSUMER_MAX_INSTANCES', 'consumer-max-instances'],
-    ['consumerRequestMaxBytes', 'LOGWAY_CONSUMER_REQUEST_MAX_BYTES', 'consumer-request-max-bytes']
+    ['consumerRequestMaxBytes', 'LOGWAY_CONSUMER_REQUEST_MAX_BYTES', 'consumer-request-max-bytes'],
+    ['wsPingIntervalMs', 'LOGWAY_WS_PING_INTERVAL_MS', 'ws-ping-interval-ms'],
+    ['wsMaxFrameBytes', 'LOGWAY_WS_MAX_FRAME_BYTES', 'ws-max-frame-bytes'],
+    ['wsMaxInFlight', 'LOGWAY_WS_MAX_IN_FLIGHT', 'ws-max-in-flight'],
+    ['wsSendBufferBytes', 'LOGWAY_WS_SEND_BUFFER_BYTES', 'ws-send-buffer-bytes'],
+    ['wsSlowConsumerTimeoutMs', 'LOGWAY_WS_SLOW_CONSUMER_TIMEOUT_MS', 'ws-slow-consumer-timeout-ms']
   ])
 })
 
@@ -83,7 +93,12 @@ t.test('every setting can be set from the environment and from flags, converted 
     minFreeBytes: '0',
     consumerInstanceTimeoutMs: '60000',
     consumerMaxInstances: '10',
-    consumerRequestMaxBytes: '4096'
+    consumerRequestMaxBytes: '4096',
+    wsPingIntervalMs: '1000',
+    wsMaxFrameBytes: '65536',
+    wsMaxInFlight: '8',
+    wsSendBufferBytes: '65536',
+    wsSlowConsumerTimeoutMs: '5000'
   }
   const expected: Config = {
     dataDir: '/var/lib/logway',
@@ -95,7 +110,12 @@ t.test('every setting can be set from the environment and from flags, converted 
     minFreeBytes: 0,
     consumerInstanceTimeoutMs: 60000,
     consumerMaxInstances: 10,
-    consumerRequestMaxBytes: 4096
+    consumerRequestMaxBytes: 4096,
+    wsPingIntervalMs: 1000,
+    wsMaxFrameBytes: 65536,
+    wsMaxInFlight: 8,
+    wsSendBufferBytes: 65536,
+    wsSlowConsumerTimeoutMs: 5000
   }
   const env = Object.fromEntries(SETTINGS.map(s => [s.env, strings[s.name]]))
   t.same(loadConfig({ env }), expected, 'from the environment')

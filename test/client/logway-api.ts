@@ -79,6 +79,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The web console
+         * @description A page that browses topics, produces and tails records, and shows consumer groups, through this API.
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A file of the web console
+         * @description The scripts (ES modules) and stylesheet the console page loads. Only the files of the installed console are served; any other name is a 404.
+         */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v3/clusters": {
         parameters: {
             query?: never;
@@ -874,6 +914,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v3/clusters/{cluster_id}/topics/{topic_name}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream a topic's records as Server-Sent Events
+         * @description Without `group`: streams `partitions` (default: all the topic has now) from `from` (default `latest`) or `from_timestamp`; a `Last-Event-ID` header (EventSource sends it when it reconnects) overrides the start of every partition it names, so the stream resumes exactly after the last event received. With `group`: the stream is a member of that consumer group (the same groups as REST v2 consumers): it gets the partitions the group assigns it, starts each at the group's committed offset (else where `auto_offset_reset` says), commits what it sent every 5 s, before a rebalance takes partitions away and when it ends, and then leaves the group. `partitions`, `from`, `from_timestamp` and Last-Event-ID do not apply to a group stream. Errors found before the stream starts are answered as JSON like every other route.
+         */
+        get: operations["streamTopicEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v3/clusters/{cluster_id}/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a WebSocket session
+         * @description Upgrades the connection to the WebSocket API (README, "WebSocket API"): JSON text frames described by schemas/ws/ to produce, read from a position, join consumer groups, commit and seek, with credit-based flow control. A GET without an Upgrade header answers 426.
+         */
+        get: operations["openWebSocket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open a WebSocket session (short path)
+         * @description Upgrades the connection to the WebSocket API (README, "WebSocket API"): JSON text frames described by schemas/ws/ to produce, read from a position, join consumer groups, commit and seek, with credit-based flow control. A GET without an Upgrade header answers 426.
+         */
+        get: operations["openWebSocketShort"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1404,6 +1504,34 @@ export interface components {
             resource_name?: string;
         };
         /**
+         * SseErrorEvent
+         * @description The data of the `stream-error` event that ends an event stream which cannot go on (the topic was deleted, records were removed by retention before they were read, a record is not JSON with format=json, the group refused the member). It carries no id: Last-Event-ID still names the position after the last record delivered.
+         */
+        SseErrorEvent: {
+            /** @description The stable error code (the `code` of ErrorResponse). */
+            code: string;
+            /** @description What went wrong, for people. */
+            message: string;
+        };
+        /**
+         * SseRecordEvent
+         * @description The data of a `record` or `tombstone` event of GET /v3/clusters/{cluster_id}/topics/{topic_name}/events: one record. key and value follow the stream's format: base64 (binary), text (string) or the parsed JSON value (json); a null key or value is null, and a tombstone's value is always null.
+         */
+        SseRecordEvent: {
+            topic: string;
+            partition: number;
+            offset: number;
+            /** @description Milliseconds since the epoch. */
+            timestamp: number;
+            key: unknown;
+            value: unknown;
+            headers: {
+                name: string;
+                /** @description base64, or null. */
+                value: string | null;
+            }[];
+        };
+        /**
          * TopicConfigData
          * @description A topic config (kind KafkaTopicConfig).
          */
@@ -1897,6 +2025,31 @@ export interface components {
              * @default 16777216
              */
             consumerRequestMaxBytes: number;
+            /**
+             * @description How often the server pings each WebSocket connection, in milliseconds. A connection that leaves two pings in a row unanswered (no pong, no frame) is closed with code 4000.
+             * @default 30000
+             */
+            wsPingIntervalMs: number;
+            /**
+             * @description Largest WebSocket frame (message) a client may send, in bytes; a larger one closes the connection with code 1009.
+             * @default 4194304
+             */
+            wsMaxFrameBytes: number;
+            /**
+             * @description Produce frames of one WebSocket connection that may await their ack at once; while that many (or 64 MiB of them) wait, the server stops reading the connection (TCP backpressure) until acks go out.
+             * @default 1024
+             */
+            wsMaxInFlight: number;
+            /**
+             * @description High-water mark of a WebSocket connection's send buffer, in bytes: above it the server reads no more records for the connection and stops reading its frames until the buffer drains to half.
+             * @default 1048576
+             */
+            wsSendBufferBytes: number;
+            /**
+             * @description How long a WebSocket connection's send buffer may stay above wsSendBufferBytes, in milliseconds, before the connection is closed with code 4008 (slow consumer).
+             * @default 30000
+             */
+            wsSlowConsumerTimeoutMs: number;
         };
     };
     responses: never;
@@ -2071,6 +2224,138 @@ export interface operations {
                 };
             };
             /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Not Modified: If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The installation has no console */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file name such as app.js or style.css */
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                    "text/javascript": string;
+                    "text/css": string;
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description Not Modified: If-None-Match names the current ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No console file has this name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header does not allow the file's media type */
             406: {
                 headers: {
                     [name: string]: unknown;
@@ -6252,6 +6537,231 @@ export interface operations {
             };
             /** @description The log could not write: the disk is (nearly) full or failing (KAFKA_STORAGE_ERROR); nothing was written */
             507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    streamTopicEvents: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated partition ids (default: every partition of the topic when the stream starts). */
+                partitions?: string;
+                /** @description Where each partition starts: `earliest` (the log start), `latest` (the log end; the default) or an offset, the same for every partition. */
+                from?: string;
+                /** @description Start each partition at its first record at or after this time (ms since the epoch; the log end when there is none). Not with `from`. */
+                from_timestamp?: number;
+                /** @description How keys and values are rendered: binary (base64), string (UTF-8 text), json (the parsed JSON value; a record that is not JSON ends the stream with a stream-error event). */
+                format?: "binary" | "string" | "json";
+                /** @description Consume as a member of this consumer group. */
+                group?: string;
+                /** @description With `group`: where a partition without a committed offset starts (default latest); `none` ends the stream with NO_OFFSET_FOR_PARTITION. */
+                auto_offset_reset?: "earliest" | "latest" | "none";
+            };
+            header?: {
+                /** @description The id of the last event received: the stream resumes right after it (not with `group`). */
+                "last-event-id"?: string;
+            };
+            path: {
+                cluster_id: string;
+                topic_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream of events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Invalid parameters or Last-Event-ID, or a start offset out of range (OFFSET_OUT_OF_RANGE, 40002) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unknown cluster, topic (40401) or partition (40402) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The consumer group is full (GROUP_MAX_SIZE_REACHED) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A new consumer group could not be written (KAFKA_STORAGE_ERROR) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openWebSocket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                cluster_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the connection is a WebSocket session from here on */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Unknown cluster */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Upgrade Required: open the path with a WebSocket client */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openWebSocketShort: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching Protocols: the connection is a WebSocket session from here on */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not Acceptable: the Accept header allows none of the media types this operation produces */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Upgrade Required: open the path with a WebSocket client */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,95 @@
+import { isLogwayError, LogwayError } from '../errors.js'
+import type { LogStore } from '../log/log-store.js'
+import type { AppendResult, RecordInput } from '../log/types.js'
+import { decodeBase64, recordDataBytes } from '../records/record-data.js'
+import type { ProduceFrame, ProduceRecordFrame, ServerFrame } from './ws-frames.js'
+
+type AckFrame = Extract<ServerFrame, { type: 'ack' }>
+
+/**
+ * Produces the records of one `produce` frame. Everything up to the appends
+ * (decoding, checks against the topic, choosing partitions) happens
+ * synchronously in the call, so appends of frames handled one after another
+ * reach each partition in frame order; the records of the frame that go to
+ * one partition are one atomic append. A record that fails a check fails
+ * the frame before anything is written. Resolves with the ack once every
+ * append is durable.
+ * @throws LogwayError (synchronously, as a rejected promise) UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST,
+ *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP; and from the appends KAFKA_STORAGE_ERROR,
+ *   BROKER_NOT_AVAILABLE (then records that went to other partitions may be written)
+ */
+export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFrame> {
+  const { topic } = frame
+  const count = frame.records.length
+  const partitions = new Array<number>(count)
+  const batches = new Map<number, { records: RecordInput[], indexes: number[] }>()
+  const partitionCount = log.describeTopic(topic).partitionCount
+  const inputs = frame.records.map((record, i) => {
+    const input = withIndex(i, () => toRecordInput(record))
+    withIndex(i, () => log.checkRecord(topic, input))
+    return input
+  })
+  for (let i = 0; i < count; i++) {
+    const input = inputs[i] as RecordInput
+    const chosen = frame.records[i]?.partition ?? frame.partition
+    if (chosen !== undefined && chosen >= partitionCount) {
+      throw new LogwayError('UNKNOWN_TOPIC_OR_PARTITION', `records[${i}]: partition ${chosen} of topic '${topic}' does not exist (it has ${partitionCount}).`, { topic, partition: chosen })
+    }
+    partitions[i] = chosen ?? log.partitionFor(topic, input.key)
+  }
+  for (let i = 0; i < count; i++) {
+    const partition = partitions[i] as number
+    let batch = batches.get(partition)
+    if (batch === undefined) {
+      batch = { records: [], indexes: [] }
+      batches.set(partition, batch)
+    }
+    batch.records.push(inputs[i] as RecordInput)
+    batch.indexes.push(i)
+  }
+  const appends: Array<{ indexes: number[], result: Promise<AppendResult> }> = []
+  for (const [partition, batch] of batches) appends.push({ indexes: batch.indexes, result: log.append(topic, partition, batch.records) })
+  const results = new Array<{ partition: number, offset: number, timestamp: number }>(count)
+  const settled = await Promise.allSettled(appends.map(a => a.result))
+  let failure: unknown
+  settled.forEach((outcome, j) => {
+    if (outcome.status === 'rejected') {
+      failure ??= outcome.reason
+      return
+    }
+    const { partition, baseOffset, timestamps } = outcome.value
+    const { indexes } = appends[j] as { indexes: number[] }
+    indexes.forEach((index, k) => { results[index] = { partition, offset: baseOffset + k, timestamp: timestamps[k] ?? 0 } })
+  })
+  if (failure !== undefined) throw failure
+  return { type: 'ack', id: frame.id, topic, results }
+}
+
+/** Runs a check of record `index`, naming the record in the message of what it throws. */
+function withIndex<T> (index: number, check: () => T): T {
+  try {
+    return check()
+  } catch (err) {
+    if (!isLogwayError(err)) throw err
+    throw new LogwayError(err.code, `records[${index}]: ${err.message}`, err.details, { cause: err })
+  }
+}
+
+/** @throws LogwayError INVALID_REQUEST (bad base64 or timestamp) */
+function toRecordInput (record: ProduceRecordFrame): RecordInput {
+  const input: RecordInput = { key: recordDataBytes(record.key, 'key'), value: recordDataBytes(record.value, 'value') }
+  if (record.headers !== undefined && record.headers.length > 0) {
+    input.headers = record.headers.map((h, i) => ({
+      key: h.name,
+      value: h.value === null || h.value === undefined ? null : decodeBase64(h.value, `headers[${i}].value`)
+    }))
+  }
+  if (typeof record.timestamp === 'number') {
+    input.timestamp = record.timestamp
+  } else if (typeof record.timestamp === 'string') {
+    const ms = Date.parse(record.timestamp)
+    if (Number.isNaN(ms) || ms < 0) throw new LogwayError('INVALID_REQUEST', `timestamp ${JSON.stringify(record.timestamp)} is not a valid date-time.`)
+    input.timestamp = ms
+  }
+  return input
+}
