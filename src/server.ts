@@ -15,7 +15,7 @@ import { v3FetchRoutes } from './http/v3-fetch-routes.js'
 import { v3BatchRoutes } from './http/v3-batch-routes.js'
 import { v3RecordsRoutes } from './http/v3-records-routes.js'
 import { loadSharedSchemas } from './http/shared-schemas.js'
-import { buildValidator } from './http/validator-compiler.js'
+import { buildSerializer, buildValidator } from './http/validator-compiler.js'
 import { v3AdminRoutes } from './http/v3-admin-routes.js'
 import { v3GroupAdminRoutes } from './http/v3-group-admin-routes.js'
 import { v3GroupRoutes } from './http/v3-group-routes.js'
@@ -59,7 +59,7 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
     routerOptions: { maxParamLength: 256 },
     // Requests that arrive while closing get the usual error body from log-access.ts instead of Fastify's own.
     return503OnClosing: false,
-    schemaController: { compilersFactory: { buildValidator } }
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } }
   })
 
   for (const schema of loadSharedSchemas()) app.addSchema(schema)
