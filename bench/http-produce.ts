@@ -128,6 +128,15 @@ const WORKLOADS = {
       return lines.length === params.batchSize && lines.every(line => line.startsWith('{"error_code":200,'))
     }
   },
+  // Confluent v3 records:batch: one JSON document of entries named by id; answered 207 with successes and failures.
+  v3Batch: {
+    contentType: 'application/json',
+    path: target => `${v3Path(target)}:batch`,
+    body: params => JSON.stringify({ entries: Array.from({ length: params.batchSize }, (_, i) => ({ id: `r${i}`, value: { type: 'STRING', data: valueText(params) } })) }),
+    recordsPerRequest: params => params.batchSize,
+    verify: (body, params) => parsesTo(body, response => isObject(response) && Array.isArray(response.successes) && Array.isArray(response.failures) &&
+      response.successes.length === params.batchSize && response.failures.length === 0)
+  },
   // Confluent v2 with the json embedded format: the value is a JSON string of record-size characters.
   v2Batch: {
     contentType: 'application/vnd.kafka.json.v2+json',
@@ -146,6 +155,8 @@ const SCENARIOS: Scenario[] = [
   { id: 'single', label: () => '(b) v3 produce, 1 record', workload: WORKLOADS.v3Single, server: 'logway' },
   { id: 'noop-stream', label: p => `(a') no-op POST, ${p.batchSize}-record v3 stream body`, workload: WORKLOADS.v3Stream, server: 'noop' },
   { id: 'stream', label: p => `(c) v3 streaming produce, ${p.batchSize} records`, workload: WORKLOADS.v3Stream, server: 'logway' },
+  { id: 'noop-batch', label: p => `(a''') no-op POST, ${p.batchSize}-record v3 records:batch body`, workload: WORKLOADS.v3Batch, server: 'noop' },
+  { id: 'batch', label: p => `(c'') v3 records:batch, ${p.batchSize} records`, workload: WORKLOADS.v3Batch, server: 'logway' },
   { id: 'noop-v2', label: p => `(a'') no-op POST, ${p.batchSize}-record v2 body`, workload: WORKLOADS.v2Batch, server: 'noop' },
   { id: 'v2', label: p => `(c') v2 produce, ${p.batchSize} records`, workload: WORKLOADS.v2Batch, server: 'logway' }
 ]
@@ -153,6 +164,7 @@ const SCENARIOS: Scenario[] = [
 const RATIOS: Ratio[] = [
   { label: '(b)/(a) req/s, single-record produce', numerator: 'single', denominator: 'noop', metric: 'requestsPerSecond', target: 0.6 },
   { label: '(c)/(a\') records/s, v3 streaming produce', numerator: 'stream', denominator: 'noop-stream', metric: 'recordsPerSecond', target: 0.5 },
+  { label: '(c\'\')/(a\'\'\') records/s, v3 records:batch', numerator: 'batch', denominator: 'noop-batch', metric: 'recordsPerSecond', target: 0.5 },
   { label: '(c\')/(a\'\') records/s, v2 produce', numerator: 'v2', denominator: 'noop-v2', metric: 'recordsPerSecond', target: 0.5 }
 ]
 

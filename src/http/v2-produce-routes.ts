@@ -7,6 +7,7 @@ import { renderError } from './error-handler.js'
 import { TRANSPORT_ERRORS } from './error-mapping.js'
 import { IndexList, unknownTopic } from './produce-record.js'
 import { AnswerBuilder } from './answer-builder.js'
+import { parsePlainJson } from './plain-json.js'
 import { checkBase64, decodeBase64, writeJson } from '../records/record-data.js'
 import { V2_COMMON_ERRORS, V2_PRODUCES } from './v2-admin-routes.js'
 
@@ -80,7 +81,7 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
   app.removeContentTypeParser(['text/plain', 'application/json'])
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser([BINARY, JSON_FORMAT, FORMATLESS, 'application/json'], { parseAs: 'string' }, (request, body, done) => {
-    const parsed = parsePlain(body as string)
+    const parsed = parsePlainJson(body as string)
     if (parsed === undefined) {
       parseJson(request, body as string, done)
       return
@@ -291,25 +292,6 @@ function parseTimestamp (timestamp: string | number | null | undefined, index: n
 
 /** Bodies parsed from JSON text without a backslash: none of their strings needs escaping to be written as JSON. */
 const plainBodies = new WeakSet<object>()
-
-/**
- * The object a JSON text holds, parsed as Fastify's default parser would,
- * when the text has no backslash; else (or when it would not parse, or may
- * hold a prototype-poisoning key) undefined, for the default parser to give
- * the answer. Without a backslash a key cannot be an escaped `__proto__` or
- * `constructor`, so looking for the plain names is the whole of the default
- * parser's check.
- */
-function parsePlain (text: string): object | undefined {
-  if (text.includes('\\') || text.charCodeAt(0) === 0xfeff || text.includes('"__proto__"') || text.includes('"constructor"')) return undefined
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    return undefined
-  }
-  return typeof parsed === 'object' && parsed !== null ? parsed : undefined
-}
 
 /** The error a request answers when every record failed: the first record's, saying how many failed. */
 function allFailed (failures: Map<number, unknown>, count: number): unknown {

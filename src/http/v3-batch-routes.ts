@@ -1,9 +1,11 @@
 import './route-docs.js'
 import type { FastifyPluginAsync } from 'fastify'
 import { LogwayError } from '../errors.js'
-import { renderError, type ErrorBody } from './error-handler.js'
-import { produceRecords, unknownTopic, type ProducedRecord, type ProduceRecordBody } from './produce-record.js'
-import { clusterNotFound } from './v3-records-routes.js'
+import { AnswerBuilder } from './answer-builder.js'
+import { renderError } from './error-handler.js'
+import { parsePlainJson } from './plain-json.js'
+import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData, type ProduceRecordBody } from './produce-record.js'
+import { clusterNotFound, dataText } from './v3-records-routes.js'
 
 interface BatchParams {
   cluster_id: string
@@ -18,9 +20,6 @@ interface BatchBody {
   entries: BatchEntry[]
 }
 
-type SuccessEntry = { id: string } & ProducedRecord
-type FailureEntry = { id: string } & ErrorBody
-
 /**
  * POST /v3/clusters/{cluster_id}/topics/{topic_name}/records:batch: Confluent
  * v3 batch produce. Every entry is produced on its own (one failing does not
@@ -28,7 +27,14 @@ type FailureEntry = { id: string } & ErrorBody
  */
 export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
   // A body that is not JSON is a 415 (Fastify would otherwise parse text/plain and fail validation with a 400).
-  app.removeContentTypeParser('text/plain')
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  // A batch body is one JSON document of up to 1000 records: parsed without the default parser's scans when it can be.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const parsed = parsePlainJson(body as string)
+    if (parsed === undefined) parseJson(request, body as string, done)
+    else done(null, parsed)
+  })
 
   // find-my-way reads '::' as a literal ':'.
   app.post<{ Params: BatchParams, Body: BatchBody }>('/v3/clusters/:cluster_id/topics/:topic_name/records::batch', {
@@ -71,19 +77,77 @@ export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
     }
 
     // Issued in one synchronous pass: the entries of each partition go to the log as one append.
-    const outcomes = await produceRecords(log, topic, entries)
-    const successes: SuccessEntry[] = []
-    const failures: FailureEntry[] = []
-    for (const [i, outcome] of outcomes.entries()) {
-      const { id } = entries[i] as BatchEntry
-      if (outcome.ok) {
-        successes.push({ id, ...outcome.value })
-        continue
-      }
-      const { body, unexpected } = renderError(outcome.error, request.routeOptions.config)
-      if (unexpected) request.log.error({ err: outcome.error, entry: id }, 'batch entry failed')
-      failures.push({ id, ...body })
-    }
-    return reply.code(207).send({ successes, failures })
+    const produced = produceBatch(log, topic, entries)
+    const entryIds = entries.map(entry => entry.id)
+    // The parsed body is not needed past this point: holding it while the
+    // records wait for their flush costs every young-generation GC a copy of it.
+    request.body = undefined as unknown as BatchBody
+    const answer = batchAnswer(await produced, entryIds, (error, id) => {
+      const { body, unexpected } = renderError(error, request.routeOptions.config)
+      if (unexpected) request.log.error({ err: error, entry: id }, 'batch entry failed')
+      return JSON.stringify({ id, ...body })
+    })
+    return reply.code(207).type(`${request.responseType}; charset=utf-8`).send(answer)
   })
+}
+
+const COMMA = 0x2c
+
+/**
+ * The 207 answer's JSON (ProduceBatchResponse), written by hand rather than
+ * serialised from an object per entry by the response schema: successes in
+ * request order, each `{id, cluster_id, topic_name, partition_id, offset,
+ * timestamp, key, value}`, then the failures as `renderFailure` writes them.
+ * Entry ids match `^[0-9A-Za-z_-]+$` (the schema checked it), so they need no escaping.
+ */
+function batchAnswer (produced: ProducedBatch, ids: readonly string[], renderFailure: (error: unknown, id: string) => string): Buffer {
+  const out = new AnswerBuilder(64 + ids.length * 200)
+  const prefix = `,"cluster_id":${JSON.stringify(produced.clusterId)},"topic_name":${JSON.stringify(produced.topic)},"partition_id":`
+  // Consecutive entries mostly differ in their id and offset alone: the bytes
+  // around them are kept from the previous entry while they stay the same.
+  let partition = -1
+  let head = ''
+  let timestamp = Number.NaN
+  let key: ProducedData | null | undefined
+  let value: ProducedData | null | undefined
+  let tail = Buffer.alloc(0)
+  let failed = 0
+  out.text('{"successes":[')
+  for (let i = 0; i < produced.count; i++) {
+    if (produced.failure(i) !== undefined) {
+      failed++
+      continue
+    }
+    if (i > failed) out.byte(COMMA)
+    const entryPartition = produced.partition(i)
+    if (entryPartition !== partition) {
+      partition = entryPartition
+      head = `${prefix}${partition},"offset":`
+    }
+    const entryTimestamp = produced.timestamp(i)
+    const entryKey = produced.key(i)
+    const entryValue = produced.value(i)
+    if (entryTimestamp !== timestamp || entryKey !== key || entryValue !== value) {
+      timestamp = entryTimestamp
+      key = entryKey
+      value = entryValue
+      // An ISO 8601 timestamp and a ProducedData type need no escaping.
+      tail = Buffer.from(`,"timestamp":"${isoTimestamp(timestamp)}","key":${dataText(key)},"value":${dataText(value)}}`)
+    }
+    out.text(`{"id":"${ids[i] as string}"${head}`)
+    out.integer(produced.offset(i))
+    out.bytes(tail)
+  }
+  out.text('],"failures":[')
+  let firstFailure = true
+  const end = failed > 0 ? produced.count : 0
+  for (let i = 0; i < end; i++) {
+    const failure = produced.failure(i)
+    if (failure === undefined) continue
+    if (!firstFailure) out.byte(COMMA)
+    firstFailure = false
+    out.text(renderFailure(failure, ids[i] as string))
+  }
+  out.text(']}')
+  return out.take()
 }

@@ -176,7 +176,8 @@ function reportWriter (clusterId: string, topic: string): (produced: ProducedBat
 /** Offsets are safe integers. */
 const MAX_OFFSET_DIGITS = 16
 
-function dataText (data: ProducedData | null): string {
+/** A ProducedData as JSON text (its type needs no escaping). */
+export function dataText (data: ProducedData | null): string {
   return data === null ? 'null' : `{"type":"${data.type}","size":${data.size}}`
 }
 
