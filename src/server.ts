@@ -6,6 +6,7 @@ import { installContentNegotiation } from './http/content-negotiation.js'
 import { installErrorHandler, renderError } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
+import { asyncapiRoutes } from './http/asyncapi-routes.js'
 import { openapiRoutes } from './http/openapi-routes.js'
 import { consoleRoutes } from './http/console-routes.js'
 import { v2AdminRoutes } from './http/v2-admin-routes.js'
@@ -81,6 +82,7 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   deps.beforeRoutes?.(app)
   app.register(healthRoutes, { clock, startedAt })
   app.register(openapiRoutes)
+  app.register(asyncapiRoutes)
   app.register(consoleRoutes)
   app.register(v3AdminRoutes)
   app.register(v3RecordsRoutes)

@@ -7,8 +7,8 @@ import { LogwayError } from '../errors.js'
 /** The committed, generated spec (`npm run openapi` writes it). */
 export const OPENAPI_FILE = new URL('../../openapi.yaml', import.meta.url)
 
-/** What GET /openapi.yaml can label the document with, preferred first. */
-const YAML_TYPES = ['application/yaml', 'text/yaml', 'text/plain'] as const
+/** What GET /openapi.yaml (and GET /asyncapi.yaml) can label the document with, preferred first. */
+export const YAML_TYPES = ['application/yaml', 'text/yaml', 'text/plain'] as const
 
 /**
  * GET /openapi.yaml serves the committed spec as it is; GET /openapi.json
