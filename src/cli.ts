@@ -10,10 +10,12 @@ import { runProduce } from './cli/produce-command.js'
 import { runTopics } from './cli/topics-command.js'
 import type * as ConfigModule from './config.js'
 import type { SettingName } from './config.js'
+import type { ServerDeps } from './server.js'
 
 // Exit codes: 0 clean stop, 1 runtime failure (cannot listen, log failed to open, forced stop), 2 usage or configuration error.
 const USAGE_ERROR = 2
 const FAILURE = 1
+const UNSAFE_EARLY_ACK_ENV = 'LOGWAY_TEST_UNSAFE_EARLY_ACK'
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -124,7 +126,7 @@ async function serve (args: string[]): Promise<number> {
 
   // Loaded here, not at the top: the client commands start without loading Fastify and LMDB.
   const { buildServer } = await import('./server.js')
-  const app = buildServer(config)
+  const app = buildServer(config, await unsafeTestDeps())
   let stopping = false
   let finish: (code: number) => void = () => {}
   const finished = new Promise<number>(resolve => { finish = resolve })
@@ -165,6 +167,20 @@ async function serve (args: string[]): Promise<number> {
   })
   // Exit explicitly once closed, so that no stray handle can keep a stopped server's process alive.
   process.exit(await finished)
+}
+
+/**
+ * Test-only, and deliberately not a setting: LOGWAY_TEST_UNSAFE_EARLY_ACK=1
+ * opens the log with `unsafeEarlyAck` (appends acknowledged before they are
+ * written), so that the crash test (test/crash/) can show that its checker
+ * catches acknowledged records lost by kill -9. Read here and nowhere else;
+ * announced on stderr whatever the log level.
+ */
+async function unsafeTestDeps (): Promise<ServerDeps> {
+  if (process.env[UNSAFE_EARLY_ACK_ENV] !== '1') return {}
+  process.stderr.write(`logway: WARNING: ${UNSAFE_EARLY_ACK_ENV}=1: appends are acknowledged before they are written, so a crash LOSES ACKNOWLEDGED RECORDS. For tests only.\n`)
+  const { LogStore } = await import('./log/log-store.js')
+  return { openLog: async options => await LogStore.open({ ...options, unsafeEarlyAck: true }) }
 }
 
 function parseServeArgs (args: string[], options: NonNullable<ParseArgsConfig['options']>) {

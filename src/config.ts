@@ -13,6 +13,7 @@ export interface Config {
   retentionCheckIntervalMs: number
   bodyLimitBytes: number
   minFreeBytes: number
+  idempotencyKeyTtlMs: number
   consumerInstanceTimeoutMs: number
   consumerMaxInstances: number
   consumerRequestMaxBytes: number
@@ -21,6 +22,11 @@ export interface Config {
   wsMaxInFlight: number
   wsSendBufferBytes: number
   wsSlowConsumerTimeoutMs: number
+  maxHeaderBytes: number
+  maxConnections: number
+  maxEventLoopDelayMs: number
+  maxEventLoopUtilization: number
+  eventLoopSampleIntervalMs: number
 }
 
 export type SettingName = keyof Config

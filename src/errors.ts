@@ -34,7 +34,9 @@ export const ERROR_CODES = {
   CONSUMER_FORMAT_MISMATCH: 'The requested embedded format (the Accept header) is not the one the consumer instance reads records in.',
   CONSUMER_ILLEGAL_STATE: 'The consumer instance\'s state forbids the request: subscribing while assigned partitions by hand (or the reverse), seeking a partition it does not own, reading with neither a subscription nor an assignment.',
   INVALID_CONSUMER_CONFIG: 'A consumer instance setting is not valid, or its embedded format is one Logway does not have (those that need a schema registry).',
-  TOO_MANY_CONSUMER_INSTANCES: 'The server already holds as many consumer instances as it allows: delete unused ones or wait for idle ones to expire.'
+  TOO_MANY_CONSUMER_INSTANCES: 'The server already holds as many consumer instances as it allows: delete unused ones or wait for idle ones to expire.',
+  IDEMPOTENCY_KEY_REUSED: 'The idempotency key was already used with a different request (another route, topic, partition, content type or body); nothing was written.',
+  IDEMPOTENCY_KEY_IN_FLIGHT: 'A request with the same idempotency key is still being processed; nothing was written. Retry once it has been answered.'
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

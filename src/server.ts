@@ -1,13 +1,15 @@
 import fastify, { type FastifyInstance } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
 import type { Config } from './config.js'
+import { handleClientError } from './http/client-errors.js'
 import { installCommonResponses } from './http/common-responses.js'
 import { installContentNegotiation } from './http/content-negotiation.js'
-import { installErrorHandler, renderError } from './http/error-handler.js'
+import { installErrorHandler, renderError, renderFrameworkError } from './http/error-handler.js'
 import { healthRoutes } from './http/health-routes.js'
 import { installLogAccess } from './http/log-access.js'
 import { asyncapiRoutes } from './http/asyncapi-routes.js'
 import { openapiRoutes } from './http/openapi-routes.js'
+import { installOverload } from './http/overload.js'
 import { consoleRoutes } from './http/console-routes.js'
 import { v2AdminRoutes } from './http/v2-admin-routes.js'
 import { v2ConsumerRoutes } from './http/v2-consumer-routes.js'
@@ -56,13 +58,22 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
   const app = fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    http: { maxHeaderSize: config.maxHeaderBytes },
+    // Headers over maxHeaderBytes (431) and requests Node cannot parse (400) get the usual error body.
+    clientErrorHandler: handleClientError,
+    // Fastify's timeouts are kept on purpose: no requestTimeout (a streamed v3
+    // produce is one request that may last for hours), no socket idle timeout
+    // (a v2 records long poll may wait 5 minutes in silence), 72 s keep-alive
+    // between requests; Node's headersTimeout (60 s) bounds a trickling head.
     // Topic names may be 249 characters long (Kafka's limit); Fastify's default is 100.
     routerOptions: { maxParamLength: 256 },
     // Requests that arrive while closing get the usual error body from log-access.ts instead of Fastify's own.
     return503OnClosing: false,
+    frameworkErrors: renderFrameworkError,
     schemaController: { compilersFactory: { buildValidator, buildSerializer } }
   })
 
+  app.server.maxConnections = config.maxConnections
   for (const schema of loadSharedSchemas()) app.addSchema(schema)
   installErrorHandler(app)
   installContentNegotiation(app)
@@ -73,10 +84,16 @@ export function buildServer (config: Config, deps: ServerDeps = {}): FastifyInst
       dataDir: config.dataDir,
       clock,
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
-      minFreeBytes: config.minFreeBytes
+      minFreeBytes: config.minFreeBytes,
+      idempotencyKeyTtlMs: config.idempotencyKeyTtlMs
     })),
     owned: deps.store === undefined,
     clock
+  })
+  installOverload(app, {
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    maxEventLoopUtilization: config.maxEventLoopUtilization,
+    sampleIntervalMs: config.eventLoopSampleIntervalMs
   })
 
   deps.beforeRoutes?.(app)

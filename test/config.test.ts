@@ -10,6 +10,7 @@ const defaults: Config = {
   retentionCheckIntervalMs: 30000,
   bodyLimitBytes: 16 * 1024 * 1024,
   minFreeBytes: 64 * 1024 * 1024,
+  idempotencyKeyTtlMs: 24 * 60 * 60 * 1000,
   consumerInstanceTimeoutMs: 300000,
   consumerMaxInstances: 1000,
   consumerRequestMaxBytes: 16 * 1024 * 1024,
@@ -17,7 +18,12 @@ const defaults: Config = {
   wsMaxFrameBytes: 4 * 1024 * 1024,
   wsMaxInFlight: 1024,
   wsSendBufferBytes: 1024 * 1024,
-  wsSlowConsumerTimeoutMs: 30000
+  wsSlowConsumerTimeoutMs: 30000,
+  maxHeaderBytes: 16384,
+  maxConnections: 10000,
+  maxEventLoopDelayMs: 1000,
+  maxEventLoopUtilization: 0,
+  eventLoopSampleIntervalMs: 1000
 }
 
 /** Asserts that loading fails with a one-line ConfigError naming the setting. */
@@ -58,6 +64,7 @@ t.test('environment names and flags are derived from the setting names', async t
     ['retentionCheckIntervalMs', 'LOGWAY_RETENTION_CHECK_INTERVAL_MS', 'retention-check-interval-ms'],
     ['bodyLimitBytes', 'LOGWAY_BODY_LIMIT_BYTES', 'body-limit-bytes'],
     ['minFreeBytes', 'LOGWAY_MIN_FREE_BYTES', 'min-free-bytes'],
+    ['idempotencyKeyTtlMs', 'LOGWAY_IDEMPOTENCY_KEY_TTL_MS', 'idempotency-key-ttl-ms'],
     ['consumerInstanceTimeoutMs', 'LOGWAY_CONSUMER_INSTANCE_TIMEOUT_MS', 'consumer-instance-timeout-ms'],
     ['consumerMaxInstances', 'LOGWAY_CONSUMER_MAX_INSTANCES', 'consumer-max-instances'],
     ['consumerRequestMaxBytes', 'LOGWAY_CONSUMER_REQUEST_MAX_BYTES', 'consumer-request-max-bytes'],
@@ -65,7 +72,12 @@ t.test('environment names and flags are derived from the setting names', async t
     ['wsMaxFrameBytes', 'LOGWAY_WS_MAX_FRAME_BYTES', 'ws-max-frame-bytes'],
     ['wsMaxInFlight', 'LOGWAY_WS_MAX_IN_FLIGHT', 'ws-max-in-flight'],
     ['wsSendBufferBytes', 'LOGWAY_WS_SEND_BUFFER_BYTES', 'ws-send-buffer-bytes'],
-    ['wsSlowConsumerTimeoutMs', 'LOGWAY_WS_SLOW_CONSUMER_TIMEOUT_MS', 'ws-slow-consumer-timeout-ms']
+    ['wsSlowConsumerTimeoutMs', 'LOGWAY_WS_SLOW_CONSUMER_TIMEOUT_MS', 'ws-slow-consumer-timeout-ms'],
+    ['maxHeaderBytes', 'LOGWAY_MAX_HEADER_BYTES', 'max-header-bytes'],
+    ['maxConnections', 'LOGWAY_MAX_CONNECTIONS', 'max-connections'],
+    ['maxEventLoopDelayMs', 'LOGWAY_MAX_EVENT_LOOP_DELAY_MS', 'max-event-loop-delay-ms'],
+    ['maxEventLoopUtilization', 'LOGWAY_MAX_EVENT_LOOP_UTILIZATION', 'max-event-loop-utilization'],
+    ['eventLoopSampleIntervalMs', 'LOGWAY_EVENT_LOOP_SAMPLE_INTERVAL_MS', 'event-loop-sample-interval-ms']
   ])
 })
 
@@ -91,6 +103,7 @@ t.test('every setting can be set from the environment and from flags, converted 
     retentionCheckIntervalMs: '0',
     bodyLimitBytes: '1024',
     minFreeBytes: '0',
+    idempotencyKeyTtlMs: '60000',
     consumerInstanceTimeoutMs: '60000',
     consumerMaxInstances: '10',
     consumerRequestMaxBytes: '4096',
@@ -98,7 +111,12 @@ t.test('every setting can be set from the environment and from flags, converted 
     wsMaxFrameBytes: '65536',
     wsMaxInFlight: '8',
     wsSendBufferBytes: '65536',
-    wsSlowConsumerTimeoutMs: '5000'
+    wsSlowConsumerTimeoutMs: '5000',
+    maxHeaderBytes: '8192',
+    maxConnections: '100',
+    maxEventLoopDelayMs: '0',
+    maxEventLoopUtilization: '0.95',
+    eventLoopSampleIntervalMs: '250'
   }
   const expected: Config = {
     dataDir: '/var/lib/logway',
@@ -108,6 +126,7 @@ t.test('every setting can be set from the environment and from flags, converted 
     retentionCheckIntervalMs: 0,
     bodyLimitBytes: 1024,
     minFreeBytes: 0,
+    idempotencyKeyTtlMs: 60000,
     consumerInstanceTimeoutMs: 60000,
     consumerMaxInstances: 10,
     consumerRequestMaxBytes: 4096,
@@ -115,7 +134,12 @@ t.test('every setting can be set from the environment and from flags, converted 
     wsMaxFrameBytes: 65536,
     wsMaxInFlight: 8,
     wsSendBufferBytes: 65536,
-    wsSlowConsumerTimeoutMs: 5000
+    wsSlowConsumerTimeoutMs: 5000,
+    maxHeaderBytes: 8192,
+    maxConnections: 100,
+    maxEventLoopDelayMs: 0,
+    maxEventLoopUtilization: 0.95,
+    eventLoopSampleIntervalMs: 250
   }
   const env = Object.fromEntries(SETTINGS.map(s => [s.env, strings[s.name]]))
   t.same(loadConfig({ env }), expected, 'from the environment')

@@ -9,7 +9,7 @@ export function errorResponse (description: string): { description: string, $ref
 const EVERY_ROUTE = {
   406: errorResponse('Not Acceptable: the Accept header allows none of the media types this operation produces'),
   500: errorResponse('Unexpected server error (UNKNOWN_SERVER_ERROR); the cause is logged, never sent'),
-  503: errorResponse('The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE)')
+  503: errorResponse('The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE)')
 } as const
 
 /** What a route can answer when Fastify reads the request body (every method but GET, HEAD and TRACE). */

@@ -1,4 +1,4 @@
-import type { FastifyContextConfig, FastifyInstance } from 'fastify'
+import type { FastifyContextConfig, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERROR_CODES, isLogwayError, type ErrorCode } from '../errors.js'
 import { ERROR_MAPPING, TRANSPORT_ERRORS } from './error-mapping.js'
 
@@ -80,6 +80,16 @@ export function routeNotFound (method: string, url: string): RenderedError {
 
 function transport (mapping: { status: number, errorCode: number, code: ErrorCode }, message: string): RenderedError {
   return { status: mapping.status, body: { error_code: mapping.errorCode, message, code: mapping.code }, unexpected: false }
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the URLs Fastify refuses before any
+ * route or hook runs — bad percent-encoding (400), a path parameter longer
+ * than maxParamLength (414) — get the usual error body instead of Fastify's own.
+ */
+export function renderFrameworkError (err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = renderError(err)
+  reply.code(status).send(body)
 }
 
 /**

@@ -63,7 +63,13 @@ export const ERROR_MAPPING: Readonly<Record<ErrorCode, HttpErrorMapping>> = {
   CONSUMER_FORMAT_MISMATCH: { status: 406, errorCode: 40601 },
   CONSUMER_ILLEGAL_STATE: { status: 409, errorCode: 40903 },
   INVALID_CONSUMER_CONFIG: { status: 422, errorCode: 42204 },
-  TOO_MANY_CONSUMER_INSTANCES: { status: 429, errorCode: 429 }
+  TOO_MANY_CONSUMER_INSTANCES: { status: 429, errorCode: 429 },
+  // Idempotent produce (the Idempotency-Key header): the REST Proxy has none,
+  // so these numbers are Logway's own, outside those it uses. A key reused
+  // for another request is a request that cannot be processed (422/42209); a
+  // key whose first request is still running conflicts with it (409/40904).
+  IDEMPOTENCY_KEY_REUSED: { status: 422, errorCode: 42209 },
+  IDEMPOTENCY_KEY_IN_FLIGHT: { status: 409, errorCode: 40904 }
 }
 
 /**

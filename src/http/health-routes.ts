@@ -29,12 +29,12 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   app.get('/ready', {
     schema: {
       summary: 'Readiness: the log is open',
-      description: 'Answers 503 while the log is opening, if it failed to open, and while the server shuts down.',
+      description: 'Answers 503 while the log is opening, if it failed to open, while the server shuts down, and while it is overloaded (with Retry-After). GET /health answers even then.',
       operationId: 'getReady',
       tags: ['health'],
       response: {
         200: { description: 'The log is open', $ref: 'ReadyResponse#' },
-        503: errorResponse('The log is not open (yet)')
+        503: errorResponse('The log is not open (yet), the server is shutting down, or it is overloaded (with Retry-After)')
       }
     }
   }, async () => {

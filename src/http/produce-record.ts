@@ -1,4 +1,5 @@
 import { LogwayError } from '../errors.js'
+import type { IdempotencyClaim } from '../log/idempotency.js'
 import type { LogStore } from '../log/log-store.js'
 import { RecordBatch, type BatchAppendResult } from '../log/record-batch.js'
 import type { Outcome } from './produce-stream.js'
@@ -177,6 +178,11 @@ export class ProducedBatch {
     return this
   }
 
+  /** The call index of the log's record `j` (the records that failed before it reached the log are not in its batch). */
+  callIndex (j: number): number {
+    return this.#indexes.at(j)
+  }
+
   /** Record `i`'s index in the log's batch, or -1 when it failed before. */
   #place (i: number): number {
     if (this.#places === undefined) {
@@ -206,6 +212,12 @@ export class ProducedBatch {
   }
 }
 
+/** A produce call made for an idempotent request: its claim, and the request index of the call's first record. */
+export interface ClaimedCall {
+  claim: IdempotencyClaim
+  firstIndex: number
+}
+
 /**
  * Produces records, each on its own: one that fails (`check` throws, bad
  * base64 or timestamp, invalid for the topic, unknown partition, a failed
@@ -217,11 +229,12 @@ export class ProducedBatch {
  * Without partition_id, a keyed record goes to murmur2(key), an unkeyed one round-robin.
  * Resolves once every record is durable or failed; never rejects.
  * @param check runs first on each body (a schema check); what it throws is that record's failure
+ * @param claimed for an idempotent request: records an earlier attempt wrote are reported, not written again
  */
-export function produceBatch (log: LogStore, topic: string, bodies: readonly object[], check?: (body: object) => void): Promise<ProducedBatch> {
+export function produceBatch (log: LogStore, topic: string, bodies: readonly object[], check?: (body: object) => void, claimed?: ClaimedCall): Promise<ProducedBatch> {
   const produced = new ProducedBatch(log.clusterId, topic, bodies.length)
   // Not async itself, so that nothing holds the request bodies while the appends wait for their flush.
-  return issueRecords(log, topic, bodies, produced, check).then(appended => produced.settle(appended))
+  return issueRecords(log, topic, bodies, produced, check, claimed).then(appended => produced.settle(appended))
 }
 
 /** `produceBatch`, with the outcome of each record as an object, in call order. */
@@ -242,7 +255,7 @@ const RECORD_OVERHEAD = 32
 
 /** Checks and encodes the records, fails those that do not pass, and hands the others to the log as one batch. */
 function issueRecords (
-  log: LogStore, topic: string, bodies: readonly object[], produced: ProducedBatch, check?: (body: object) => void
+  log: LogStore, topic: string, bodies: readonly object[], produced: ProducedBatch, check?: (body: object) => void, claimed?: ClaimedCall
 ): Promise<BatchAppendResult> {
   let batch: RecordBatch
   // An unknown topic (deleted since the request began) is each record's failure once it has passed its own checks.
@@ -274,7 +287,9 @@ function issueRecords (
       produced.fail(i, error)
     }
   }
-  return log.appendBatch(batch)
+  if (claimed === undefined) return log.appendBatch(batch)
+  const { claim, firstIndex } = claimed
+  return log.appendBatch(batch, { claim, indexOf: j => firstIndex + produced.callIndex(j) })
 }
 
 /** Writes a key or value that has data; returns false (leaving it null) for one that has none. */

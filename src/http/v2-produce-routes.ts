@@ -5,6 +5,7 @@ import type { LogStore } from '../log/log-store.js'
 import type { BatchAppendResult, RecordBatch } from '../log/record-batch.js'
 import { renderError } from './error-handler.js'
 import { TRANSPORT_ERRORS } from './error-mapping.js'
+import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { IndexList, unknownTopic } from './produce-record.js'
 import { AnswerBuilder } from './answer-builder.js'
 import { parsePlainJson } from './plain-json.js'
@@ -53,11 +54,12 @@ function bodySchemas (json: string, binary: string): { content: Record<string, {
 
 /** The answers both produce routes can give besides their 400 and 404. */
 const PRODUCE_RESPONSES = {
-  200: { description: 'Every record was written, or some were and the others carry an error (as Confluent)', $ref: 'V2ProduceResponse#' },
+  200: { description: 'Every record was written, or some were and the others carry an error (as Confluent)', headers: REPLAYED_HEADERS, $ref: 'V2ProduceResponse#' },
   413: { description: 'The body is larger than the server\'s body limit', $ref: 'ErrorResponse#' },
   415: { description: 'The Content-Type is not binary or json (avro, protobuf and jsonschema need a schema registry)', $ref: 'ErrorResponse#' },
-  422: { description: 'The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid', $ref: 'ErrorResponse#' },
+  422: { description: `The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid; or ${KEY_REUSED}`, $ref: 'ErrorResponse#' },
   507: { description: 'Every record failed because the disk holding the log is nearly full', $ref: 'ErrorResponse#' },
+  ...IDEMPOTENCY_RESPONSES,
   ...V2_COMMON_ERRORS
 } as const
 
@@ -68,7 +70,8 @@ const PRODUCE_DESCRIPTION = [
   'A body that breaks its schema is refused with 422 and nothing is written.',
   'Every record is checked, then all are written together and the answer comes once they are durable.',
   'When some records fail (too large for max.message.bytes, a null key on a compacted topic, an unknown partition, …) the answer is 200 and each failed record has a null partition and offset, error_code 50002 (or 50003 when a retry may succeed) and an error, as Confluent.',
-  'When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full).'
+  'When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full).',
+  'With an Idempotency-Key header a retry writes nothing and gets the first answer again (see the header).'
 ].join(' ')
 
 /**
@@ -93,6 +96,7 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
     done(unsupportedMediaType(`The ${request.mediaType ?? ''} embedded format needs a schema registry, which Logway does not have: produce with application/vnd.kafka.binary.v2+json or application/vnd.kafka.json.v2+json.`), undefined)
   })
 
+  installIdempotentProduce(app)
   const config = { produces: V2_PRODUCES, bodyErrorCode: 'INVALID_RECORD' as const }
 
   app.post<{ Params: TopicParams, Body: V2ProduceBody }>('/topics/:topic_name', {
@@ -103,6 +107,7 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
       operationId: 'v2ProduceToTopic',
       tags: ['v2'],
       params: { type: 'object', required: ['topic_name'], properties: { topic_name: { type: 'string' } } },
+      headers: IDEMPOTENCY_HEADERS,
       body: bodySchemas('V2ProduceRequest', 'V2BinaryProduceRequest'),
       response: {
         ...PRODUCE_RESPONSES,
@@ -126,6 +131,7 @@ export const v2ProduceRoutes: FastifyPluginAsync = async (app) => {
       tags: ['v2'],
       // An integer, not a minimum: a negative id is an unknown partition (404 40402), as in Confluent.
       params: { type: 'object', required: ['topic_name', 'partition_id'], properties: { topic_name: { type: 'string' }, partition_id: { type: 'integer' } } },
+      headers: IDEMPOTENCY_HEADERS,
       body: bodySchemas('V2PartitionProduceRequest', 'V2BinaryPartitionProduceRequest'),
       response: {
         ...PRODUCE_RESPONSES,
@@ -261,7 +267,8 @@ function issueRecords (log: LogStore, request: FastifyRequest, topic: string, pa
     }
     indexes.push(i)
   }
-  return { count, indexes, failures, result: log.appendBatch(batch) }
+  const claim = claimOf(request)
+  return { count, indexes, failures, result: log.appendBatch(batch, claim === undefined ? undefined : { claim, indexOf: j => indexes.at(j) }) }
 }
 
 /** A json-format key or value: stored as its JSON text; absent or null is a null one. */

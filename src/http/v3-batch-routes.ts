@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { AnswerBuilder } from './answer-builder.js'
 import { renderError } from './error-handler.js'
+import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { parsePlainJson } from './plain-json.js'
 import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData, type ProduceRecordBody } from './produce-record.js'
 import { clusterNotFound, dataText } from './v3-records-routes.js'
@@ -28,6 +29,7 @@ interface BatchBody {
 export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
   // A body that is not JSON is a 415 (Fastify would otherwise parse text/plain and fail validation with a 400).
   app.removeContentTypeParser(['text/plain', 'application/json'])
+  installIdempotentProduce(app)
   // A batch body is one JSON document of up to 1000 records: parsed without the default parser's scans when it can be.
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -43,7 +45,8 @@ export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
       description: [
         'Produces up to 1000 records, each entry on its own: an entry that fails does not stop the others, and none is retried. Each entry is routed as in produceRecord (partition_id, else murmur2(key), else round-robin). All entries are issued together, so they share the log\'s group commits; the answer comes once every produced record is committed and flushed.',
         'The answer is 207 Multi-Status, as Confluent\'s: `successes` holds where each produced entry was written and `failures` the error of each entry that was not (the same error_code, message and code a single produce of it would have answered), both by id and in request order. It is 207 even when every entry failed: the request itself was valid and each entry\'s status is in its own error_code, so a client must read `failures`.',
-        'The request as a whole is refused, with nothing written, when the body is invalid (unknown field, bad id, no entries, more than 1000 entries: 400), when two entries share an id (400), or when the cluster or topic does not exist (404).'
+        'The request as a whole is refused, with nothing written, when the body is invalid (unknown field, bad id, no entries, more than 1000 entries: 400), when two entries share an id (400), or when the cluster or topic does not exist (404).',
+        'With an Idempotency-Key header a retry writes nothing and gets the first answer again (see the header).'
       ].join('\n\n'),
       operationId: 'produceRecordBatch',
       tags: ['records'],
@@ -52,14 +55,17 @@ export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
         required: ['cluster_id', 'topic_name'],
         properties: { cluster_id: { type: 'string' }, topic_name: { type: 'string' } }
       },
+      headers: IDEMPOTENCY_HEADERS,
       body: { $ref: 'ProduceBatchRequest#' },
       response: {
-        207: { description: 'The outcome of every entry (even when all failed)', $ref: 'ProduceBatchResponse#' },
+        207: { description: 'The outcome of every entry (even when all failed)', headers: REPLAYED_HEADERS, $ref: 'ProduceBatchResponse#' },
         400: { description: 'The body is invalid (not JSON, schema, unknown field, bad id, no entries or more than 1000) or two entries share an id; nothing was written', $ref: 'ErrorResponse#' },
         404: { description: 'Unknown cluster or topic; nothing was written', $ref: 'ErrorResponse#' },
         406: { description: 'The Accept header allows no JSON response', $ref: 'ErrorResponse#' },
         413: { description: 'The body is larger than the server\'s body limit', $ref: 'ErrorResponse#' },
         415: { description: 'The body is not application/json', $ref: 'ErrorResponse#' },
+        ...IDEMPOTENCY_RESPONSES,
+        422: { description: `Refused: ${KEY_REUSED}`, $ref: 'ErrorResponse#' },
         500: { description: 'Unexpected server error', $ref: 'ErrorResponse#' },
         503: { description: 'The log is not open yet, or the server is shutting down', $ref: 'ErrorResponse#' }
       }
@@ -77,7 +83,8 @@ export const v3BatchRoutes: FastifyPluginAsync = async (app) => {
     }
 
     // Issued in one synchronous pass: the entries of each partition go to the log as one append.
-    const produced = produceBatch(log, topic, entries)
+    const claim = claimOf(request)
+    const produced = produceBatch(log, topic, entries, undefined, claim === undefined ? undefined : { claim, firstIndex: 0 })
     const entryIds = entries.map(entry => entry.id)
     // The parsed body is not needed past this point: holding it while the
     // records wait for their flush costs every young-generation GC a copy of it.

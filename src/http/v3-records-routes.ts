@@ -3,6 +3,7 @@ import { finished, type Readable } from 'node:stream'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { renderError } from './error-handler.js'
+import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData } from './produce-record.js'
 import { ProduceStream } from './produce-stream.js'
 import type { AnswerBuilder } from './answer-builder.js'
@@ -44,6 +45,8 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     done(null, new UnreadBody(payload))
   })
 
+  installIdempotentProduce(app)
+
   // A long-lived producer would hold app.close() forever: end each stream where it is.
   app.addHook('preClose', async () => {
     for (const stop of open.values()) stop()
@@ -57,7 +60,8 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
       description: [
         'Without partition_id, a keyed record goes to the partition murmur2(key) picks (as Kafka\'s default partitioner) and an unkeyed one round-robin. Answers once the record is durable.',
         'Streaming mode: a body of several concatenated JSON objects (NDJSON is a special case; send it with `Transfer-Encoding: chunked` for as long as you like) is answered 200 with one delivery report or error object per record, in request order, as concatenated JSON (one per line). The body is read as it arrives and each record is produced as soon as it is parsed; its line is written once it and every record before it are durable. A body holding exactly one object keeps single-record semantics (the HTTP status is its outcome), so the first line is written once the second object begins (or the single answer once the body ends).',
-        `Limits: each object is bounded by the server's body limit (over it: 413 for the first object; later, an error line and the end of the response); the stream as a whole is not. At most ${MAX_RECORDS_IN_FLIGHT} records are in flight: beyond that, and while the client does not read the response, the request is not read. Malformed JSON mid-stream is answered with an error line at that point, then the response ends; records before it stay written and reported. A server shutting down ends open streams the same way (error_code 50301).`
+        `Limits: each object is bounded by the server's body limit (over it: 413 for the first object; later, an error line and the end of the response); the stream as a whole is not. At most ${MAX_RECORDS_IN_FLIGHT} records are in flight: beyond that, and while the client does not read the response, the request is not read. Malformed JSON mid-stream is answered with an error line at that point, then the response ends; records before it stay written and reported. A server shutting down ends open streams the same way (error_code 50301).`,
+        'Idempotency-Key: a retry writes nothing and is given the first answer again, a stream\'s whole answer included. With a key the body is read whole before the first record is produced, so a stream is bounded by the body limit (over it: 413, nothing written).'
       ].join('\n\n'),
       operationId: 'produceRecord',
       tags: ['records'],
@@ -66,15 +70,17 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
         required: ['cluster_id', 'topic_name'],
         properties: { cluster_id: { type: 'string' }, topic_name: { type: 'string' } }
       },
+      headers: IDEMPOTENCY_HEADERS,
       body: { $ref: 'ProduceRequest#' },
       response: {
-        200: { description: 'The record is committed and flushed; in streaming mode, one report or error object per record', $ref: 'ProduceResponse#' },
+        200: { description: 'The record is committed and flushed; in streaming mode, one report or error object per record', headers: REPLAYED_HEADERS, $ref: 'ProduceResponse#' },
         400: { description: 'The body is invalid (not JSON, schema, unknown field, bad base64 or timestamp)', $ref: 'ErrorResponse#' },
         404: { description: 'Unknown cluster, topic or partition', $ref: 'ErrorResponse#' },
         406: { description: 'The Accept header allows no JSON response', $ref: 'ErrorResponse#' },
         413: { description: 'The (first) JSON object is larger than the server\'s body limit', $ref: 'ErrorResponse#' },
         415: { description: 'The body is not application/json', $ref: 'ErrorResponse#' },
-        422: { description: 'The record is too large (max.message.bytes) or not valid for the topic', $ref: 'ErrorResponse#' },
+        409: IDEMPOTENCY_RESPONSES[409],
+        422: { description: `The record is too large (max.message.bytes) or not valid for the topic; or ${KEY_REUSED}`, $ref: 'ErrorResponse#' },
         500: { description: 'Unexpected server error', $ref: 'ErrorResponse#' },
         503: { description: 'The log is not open yet, or the server is shutting down', $ref: 'ErrorResponse#' },
         507: { description: 'The log could not write to disk (for example the disk is nearly full); nothing was written', $ref: 'ErrorResponse#' }
@@ -92,14 +98,17 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     // Made at the first report: a single-record body writes none.
     let reportLines: ReturnType<typeof reportWriter> | undefined
     const check = bodyChecker(request)
+    const claim = claimOf(request)
     const stream = new ProduceStream<ProducedBatch>({
       input: body.stream,
       maxObjectBytes: request.routeOptions.bodyLimit,
       maxInFlight: MAX_RECORDS_IN_FLIGHT,
-      produce: values => produceBatch(log, topic, values, check),
+      produce: (values, firstIndex) => produceBatch(log, topic, values, check, claim === undefined ? undefined : { claim, firstIndex }),
       report: (produced, from, to, out) => { (reportLines ??= reportWriter(log.clusterId, topic))(produced, from, to, out) },
       failure: (err, index) => {
-        const { body: error, unexpected } = renderError(err, request.routeOptions.config)
+        const { status, body: error, unexpected } = renderError(err, request.routeOptions.config)
+        // A record a retry may get written (a storage failure, a shutdown): the answer is not kept for the key.
+        if (status >= 500) claim?.markIncomplete()
         if (unexpected) request.log.error({ err, record: index }, 'record failed')
         return { ...error, message: `record ${index}: ${error.message}` }
       }

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { systemClock, type Clock, type TimerHandle } from '../clock.js'
 import { LogwayError } from '../errors.js'
+import { IdempotencyStore, type ClaimedBatch, type ClaimedRecords } from './idempotency.js'
 import { partitionForKey } from './murmur2.js'
 import { BatchAppendResult, checkRecordLimits, RecordBatch, ROUND_ROBIN, type RecordBatchTopic } from './record-batch.js'
 import {
@@ -28,11 +29,24 @@ export interface LogStoreOptions {
    */
   unsafeNoSync?: boolean
   /**
+   * Test switch only: acknowledge each append as soon as it is queued, with
+   * the offsets it will be given, and write it only a while later; a crash
+   * (even kill -9, which noSync survives) then loses acknowledged records. It
+   * exists so the crash test (test/crash/) can show its checker catches that
+   * loss. Never set by the server's configuration.
+   */
+  unsafeEarlyAck?: boolean
+  /**
    * Appends are refused (KAFKA_STORAGE_ERROR) while the filesystem holding the
    * log has less than this many bytes free (default 64 MiB), so LMDB itself
    * never runs into a full disk.
    */
   minFreeBytes?: number
+  /**
+   * How long an idempotency key is remembered after its request's first
+   * attempt (default 24 h); see IdempotencyStore.
+   */
+  idempotencyKeyTtlMs?: number
 }
 
 export interface MaintenanceReport {
@@ -48,6 +62,8 @@ const DEFAULT_MAX_RECORDS = 500
 const DEFAULT_MAX_BYTES = 1024 * 1024
 /** Stored batches removed or rewritten per transaction by retention and compaction. */
 const CLEANUP_CHUNK = 64
+/** How long `unsafeEarlyAck` leaves acknowledged appends unwritten. */
+const UNSAFE_WRITE_DELAY_MS = 200
 /** A partition-state key that is never written. */
 const NO_SUCH_KEY = ['never-written']
 /** Stored batches read per read snapshot by scans. */
@@ -99,6 +115,8 @@ interface PendingAppend {
   baseOffset: number
   /** Called once: with undefined when the records are durable (baseOffset is then set), else with the failure. */
   settle: (failure: unknown) => void
+  /** Writes made in the transaction that writes the records, with their base offset (an idempotency key's part). */
+  inTransaction?: (baseOffset: number) => void
 }
 
 interface Waiter {
@@ -174,6 +192,12 @@ export class LogStore {
   readonly #records: Database<Buffer, RecordKey>
   readonly #timeIndex: Database<number, RecordKey>
   readonly #deletedTopics: Database<boolean, number>
+  /**
+   * Idempotency keys of produce requests, in the same LMDB environment: an
+   * append made under a claim (see `appendBatch`, `append`) records what it
+   * wrote in the transaction that writes its records.
+   */
+  readonly idempotency: IdempotencyStore
   readonly #durability: DurabilityOptions
   readonly #topics = new Map<string, TopicState>()
   readonly #listeners = new Set<AppendListener>()
@@ -187,6 +211,7 @@ export class LogStore {
   #maintenanceTimer: TimerHandle | null = null
   #background = new Set<Promise<unknown>>()
   readonly #minFreeBytes: number
+  readonly #unsafeEarlyAck: boolean
   #freeBytes = Infinity
   #freeCheckedAt = -Infinity
   #bytesSinceFreeCheck = 0
@@ -196,6 +221,7 @@ export class LogStore {
     this.#clock = options.clock ?? systemClock
     this.#retentionCheckIntervalMs = options.retentionCheckIntervalMs ?? 30_000
     this.#minFreeBytes = options.minFreeBytes ?? 64 * 1024 * 1024
+    this.#unsafeEarlyAck = options.unsafeEarlyAck === true
     this.#root = root
     this.#durability = durability
     this.#meta = root.openDB({ name: 'meta' })
@@ -204,6 +230,17 @@ export class LogStore {
     this.#records = root.openDB({ name: 'records', encoding: 'binary' })
     this.#timeIndex = root.openDB({ name: 'time-index' })
     this.#deletedTopics = root.openDB({ name: 'deleted-topics' })
+    this.idempotency = new IdempotencyStore({
+      db: root.openDB({ name: 'idempotency' }),
+      clock: this.#clock,
+      ttlMs: options.idempotencyKeyTtlMs ?? 24 * 60 * 60 * 1000,
+      write: async writes => {
+        const done = this.#durable(this.#atomically(writes))
+        this.#inBackground(done)
+        await done
+      },
+      isOpen: () => this.#open
+    })
     this.clusterId = this.#meta.get('clusterId') as string | undefined ?? ''
     this.#nextTopicNumber = this.#meta.get('nextTopicNumber') as number | undefined ?? 1
   }
@@ -313,7 +350,7 @@ export class LogStore {
     return this.#open
   }
 
-  /** The LMDB options the log runs with; none that can lose acknowledged data unless `unsafeNoSync` was asked for. */
+  /** The LMDB options the log runs with; none that can lose acknowledged data unless `unsafeNoSync` was asked for (`unsafeEarlyAck` loses it whatever they are). */
   durabilityOptions (): DurabilityOptions {
     return { ...this.#durability }
   }
@@ -531,10 +568,13 @@ export class LogStore {
    * Appends records to one partition as one atomic batch with dense offsets.
    * Resolves after the batch is committed and flushed to disk; rejects with
    * nothing written if any record is invalid or the commit fails.
+   * `claimed`: the records are those of an idempotent request, with these
+   * request indexes; the transaction that writes them records them under the
+   * claim's key (see IdempotencyStore).
    * @throws LogwayError UNKNOWN_TOPIC_OR_PARTITION, MESSAGE_TOO_LARGE, INVALID_RECORD,
    *   INVALID_TIMESTAMP, INVALID_REQUEST (no records), KAFKA_STORAGE_ERROR, BROKER_NOT_AVAILABLE
    */
-  async append (topic: string, partition: number, records: readonly RecordInput[]): Promise<AppendResult> {
+  async append (topic: string, partition: number, records: readonly RecordInput[], claimed?: ClaimedRecords): Promise<AppendResult> {
     if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
     const state = this.#topic(topic)
     const target = this.#partition(state, partition)
@@ -562,7 +602,7 @@ export class LogStore {
       encodeRecordInto(data, at, record.key ?? null, record.value ?? null, record.headers ?? NO_HEADERS, timestamps?.[i] ?? now, timestampType)
       at = ends[i] as number
     }
-    return new Promise<AppendResult>((resolve, reject) => {
+    const appended = new Promise<AppendResult>((resolve, reject) => {
       const pending: PendingAppend = {
         data,
         ends,
@@ -585,9 +625,16 @@ export class LogStore {
           })
         }
       }
-      target.queue.push(pending)
-      if (!target.committing) queueMicrotask(() => this.#issue(state, target))
+      if (claimed !== undefined) pending.inTransaction = baseOffset => claimed.claim.recordPart(partition, baseOffset, claimed.indexes, timestamps ?? now)
+      if (this.#unsafeEarlyAck) {
+        this.#queueAcknowledged(state, target, pending)
+      } else {
+        target.queue.push(pending)
+        if (!target.committing) queueMicrotask(() => this.#issue(state, target))
+      }
     })
+    claimed?.claim.track(appended.then(() => true, () => false))
+    return await appended
   }
 
   /**
@@ -645,22 +692,39 @@ export class LogStore {
    * failure is that of its partition's whole append); never rejects.
    * Failures: KAFKA_STORAGE_ERROR, BROKER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION
    * (the topic was deleted).
+   *
+   * `claimed`: the records are (some of) those of an idempotent request. A
+   * record an earlier attempt of it wrote is not appended again: the result
+   * reports it where it was written. Each partition's append records its
+   * records under the claim's key in the transaction that writes them.
    */
-  appendBatch (batch: RecordBatch): Promise<BatchAppendResult> {
+  appendBatch (batch: RecordBatch, claimed?: ClaimedBatch): Promise<BatchAppendResult> {
     const { data, ends, partitions, timestamps } = batch.take()
     const result = new BatchAppendResult(partitions, timestamps)
     const count = ends.length
     if (count === 0) return Promise.resolve(result)
+    let restored = false
+    if (claimed !== undefined && claimed.claim.writtenCount > 0) {
+      for (let j = 0; j < count; j++) {
+        const written = claimed.claim.written(claimed.indexOf(j))
+        if (written === undefined) continue
+        result.restore(j, written)
+        restored = true
+      }
+    }
     let state: TopicState
     try {
       if (!this.#open) throw new LogwayError('BROKER_NOT_AVAILABLE', 'The log is closing.')
       state = this.#topic(batch.topic.name)
     } catch (err) {
       result.failAll(err)
+      claimed?.claim.markIncomplete()
       return Promise.resolve(result)
     }
-    let mixed = false
+    // Restored records are left out below, as the records of other partitions are.
+    let mixed = restored
     for (let j = 0; j < count; j++) {
+      if (restored && result.isRestored(j)) continue
       if (partitions[j] === ROUND_ROBIN) partitions[j] = this.#roundRobin(state)
       if (partitions[j] !== partitions[0]) mixed = true
     }
@@ -669,7 +733,9 @@ export class LogStore {
     let done!: (result: BatchAppendResult) => void
     const settled = new Promise<BatchAppendResult>(resolve => { done = resolve })
     const settleOne = (): void => { if (--waiting === 0) done(result) }
-    const append = (partition: number, data: Buffer, ends: number[], timestamps: number[] | number): void => {
+    claimed?.claim.track(settled.then(appended => !appended.failed))
+    /** `members`: the batch indexes of the records, null for all of them. */
+    const append = (partition: number, data: Buffer, ends: number[], timestamps: number[] | number, members: readonly number[] | null): void => {
       let target: Partition
       try {
         target = this.#partition(state, partition)
@@ -691,15 +757,24 @@ export class LogStore {
           settleOne()
         }
       }
-      target.queue.push(pending)
-      if (!target.committing) queueMicrotask(() => this.#issue(state, target))
+      if (claimed !== undefined) {
+        const indexes = members === null ? Array.from({ length: ends.length }, (_, j) => claimed.indexOf(j)) : members.map(j => claimed.indexOf(j))
+        pending.inTransaction = baseOffset => claimed.claim.recordPart(partition, baseOffset, indexes, timestamps)
+      }
+      if (this.#unsafeEarlyAck) {
+        this.#queueAcknowledged(state, target, pending)
+      } else {
+        target.queue.push(pending)
+        if (!target.committing) queueMicrotask(() => this.#issue(state, target))
+      }
     }
     if (!mixed) {
-      append(partitions[0] as number, data, ends, timestamps)
+      append(partitions[0] as number, data, ends, timestamps, null)
     } else {
       // The records of each partition are copied out into a buffer of their own.
       const groups = new Map<number, number[]>()
       for (let j = 0; j < count; j++) {
+        if (restored && result.isRestored(j)) continue
         const partition = partitions[j] as number
         let members = groups.get(partition)
         if (members === undefined) groups.set(partition, members = [])
@@ -717,7 +792,7 @@ export class LogStore {
           at += data.copy(own, at, j === 0 ? 0 : ends[j - 1] as number, ends[j] as number)
           ownEnds[m] = at
         }
-        append(partition, own, ownEnds, ownTimestamps)
+        append(partition, own, ownEnds, ownTimestamps, members)
       }
     }
     settleOne()
@@ -748,6 +823,23 @@ export class LogStore {
       throw new LogwayError('KAFKA_STORAGE_ERROR', `The disk holding the log is nearly full: ${free} bytes free, and Logway keeps ${this.#minFreeBytes} in reserve; nothing was written.`, { freeBytes: free, minFreeBytes: this.#minFreeBytes })
     }
     this.#bytesSinceFreeCheck += 2 * bytes
+  }
+
+  /**
+   * `unsafeEarlyAck` only: queues an append and settles it at once with the
+   * offsets #issue will give it, then leaves the partition's queue unwritten
+   * for UNSAFE_WRITE_DELAY_MS, as a write-behind buffer would: a crash in that
+   * time loses acknowledged records, however durable LMDB's writes are.
+   */
+  #queueAcknowledged (state: TopicState, partition: Partition, pending: PendingAppend): void {
+    let offset = partition.nextOffset
+    for (const queued of partition.queue) offset += queued.count
+    pending.baseOffset = offset
+    const settle = pending.settle
+    pending.settle = () => {}
+    partition.queue.push(pending)
+    if (partition.queue.length === 1) this.#clock.setTimeout(() => this.#issue(state, partition), UNSAFE_WRITE_DELAY_MS)
+    settle(undefined)
   }
 
   /**
@@ -849,6 +941,8 @@ export class LogStore {
       // after the entry of the first transaction whose maximum reached T.
       if (indexFrom >= 0) this.#timeIndex.put([id, partition.index, maxTimestamp], indexFrom)
       this.#state.put([id, partition.index, 'end'], end)
+      // An idempotency key's record of these appends commits with them, or neither does.
+      for (const pending of batch) pending.inTransaction?.(pending.baseOffset)
     }) as Promise<boolean> & { flushed?: Promise<void> }
     partition.nextOffset = offset
     partition.nextPosition = position
@@ -1175,7 +1269,8 @@ export class LogStore {
 
   /**
    * Runs retention (time and bytes, for `delete` topics) and compaction (for
-   * `compact` topics) once over every partition, now. Appends go on meanwhile.
+   * `compact` topics) once over every partition, now, then forgets expired
+   * idempotency keys (IdempotencyStore.sweep). Appends go on meanwhile.
    * Concurrent calls share one run.
    */
   async runMaintenance (): Promise<MaintenanceReport> {
@@ -1193,6 +1288,7 @@ export class LogStore {
         if (policy.includes('compact')) report.compactedRecords += await this.#compact(state, partition)
       }
     }
+    if (this.#open) await this.idempotency.sweep()
     return report
   }
 

@@ -1,5 +1,6 @@
 import { LogwayError } from '../errors.js'
 import { partitionForKey } from './murmur2.js'
+import type { WrittenRecord } from './idempotency.js'
 import { KEY_AT, recordFlags } from './record-codec.js'
 import type { TimestampType } from './types.js'
 
@@ -320,7 +321,8 @@ export function checkPartition (topic: RecordBatchTopic, index: number): void {
  * How the records of an appended RecordBatch turned out, by their index in
  * the batch (the order they were added): each record's partition, and its
  * offset or the failure of its partition's append. The records of a
- * partition take its offsets from its base offset on, in batch order.
+ * partition take its offsets from its base offset on, in batch order,
+ * except those an earlier attempt of an idempotent request wrote (`restore`).
  */
 export class BatchAppendResult {
   readonly #partitions: number[]
@@ -333,6 +335,8 @@ export class BatchAppendResult {
   #baseOffsets: Map<number, number> | undefined
   #failures: Map<number, unknown> | undefined
   #failure: unknown = undefined
+  /** Records written by an earlier attempt of the request, by batch index. */
+  #restored: Map<number, WrittenRecord> | undefined
 
   /** Made by the log, which fills it in as the appends settle. */
   constructor (partitions: number[], timestamps: number[] | number) {
@@ -352,6 +356,8 @@ export class BatchAppendResult {
 
   /** The offset of record `j`, or -1 when it failed. */
   offset (j: number): number {
+    const restored = this.#restored?.get(j)
+    if (restored !== undefined) return restored.offset
     const partition = this.#partitions[j] as number
     const base = partition === this.#partition ? this.#baseOffset : this.#baseOffsets?.get(partition)
     if (base === undefined || base < 0) return -1
@@ -362,9 +368,10 @@ export class BatchAppendResult {
   #findPlaces (): number[] | null {
     const partitions = this.#partitions
     this.#places = null
-    if (partitions.every(p => p === partitions[0])) return null
+    if (this.#restored === undefined && partitions.every(p => p === partitions[0])) return null
     const counts = new Map<number, number>()
-    this.#places = partitions.map(p => {
+    this.#places = partitions.map((p, j) => {
+      if (this.#restored?.has(j) === true) return -1
       const place = counts.get(p) ?? 0
       counts.set(p, place + 1)
       return place
@@ -374,11 +381,14 @@ export class BatchAppendResult {
 
   /** Why record `j` failed, or undefined when it is written. */
   failure (j: number): unknown {
+    if (this.#restored?.has(j) === true) return undefined
     return this.#failure ?? this.#failures?.get(this.#partitions[j] as number)
   }
 
   /** The timestamp record `j` was stored with. */
   timestamp (j: number): number {
+    const restored = this.#restored?.get(j)
+    if (restored !== undefined) return restored.timestamp
     return typeof this.#timestamps === 'number' ? this.#timestamps : this.#timestamps[j] as number
   }
 
@@ -414,5 +424,22 @@ export class BatchAppendResult {
   /** For the log: nothing was appended. */
   failAll (failure: unknown): void {
     this.#failure = failure
+  }
+
+  /** For the log: record `j` is not appended, as an earlier attempt of its request wrote it there. */
+  restore (j: number, written: WrittenRecord): void {
+    this.#restored ??= new Map()
+    this.#restored.set(j, written)
+    this.#partitions[j] = written.partition
+  }
+
+  /** True when record `j` was written by an earlier attempt of its request (see `restore`). */
+  isRestored (j: number): boolean {
+    return this.#restored?.has(j) === true
+  }
+
+  /** True when an append of the batch failed (then some records carry a failure). */
+  get failed (): boolean {
+    return this.#failure !== undefined || this.#failures !== undefined
   }
 }

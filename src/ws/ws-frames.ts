@@ -23,6 +23,7 @@ export interface ProduceFrame {
   id: string
   topic: string
   partition?: number
+  idempotency_key?: string
   records: ProduceRecordFrame[]
 }
 

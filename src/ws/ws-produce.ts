@@ -1,13 +1,42 @@
 import { isLogwayError, LogwayError } from '../errors.js'
+import { requestFingerprint, type IdempotencyClaim } from '../log/idempotency.js'
 import type { LogStore } from '../log/log-store.js'
 import type { AppendResult, RecordInput } from '../log/types.js'
 import { decodeBase64, recordDataBytes } from '../records/record-data.js'
 import type { ProduceFrame, ProduceRecordFrame, ServerFrame } from './ws-frames.js'
 
 type AckFrame = Extract<ServerFrame, { type: 'ack' }>
+type AckResult = AckFrame['results'][number]
 
 /**
- * Produces the records of one `produce` frame. Everything up to the appends
+ * Produces the records of one `produce` frame; with an `idempotency_key`,
+ * at most once (see IdempotencyStore): a frame like one already acked (the
+ * same key, and the same frame but for its id) writes nothing and gets that
+ * ack again with its own id; the records a failed frame did write are not
+ * written again by its retry. Keys live in a scope of their own per topic.
+ * Only acks are kept for a key: a frame that fails leaves it free.
+ * @throws LogwayError IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_FLIGHT, and what `appendFrame` throws
+ */
+export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFrame> {
+  const key = frame.idempotency_key
+  if (key === undefined) return await appendFrame(log, frame, undefined)
+  const claim = log.idempotency.claim(`ws produce ${frame.topic}`, key)
+  const { id, ...request } = frame
+  const replay = claim.check(requestFingerprint([canonicalJson(request)]))
+  if (replay !== undefined) return { type: 'ack', id, topic: frame.topic, results: JSON.parse(replay.body.toString('utf8')) as AckResult[] }
+  let ack: AckFrame
+  try {
+    ack = await appendFrame(log, frame, claim)
+  } catch (err) {
+    await claim.finish()
+    throw err
+  }
+  await claim.finish({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(ack.results)), streamed: false })
+  return ack
+}
+
+/**
+ * Appends the records of one `produce` frame. Everything up to the appends
  * (decoding, checks against the topic, choosing partitions) happens
  * synchronously in the call, so appends of frames handled one after another
  * reach each partition in frame order; the records of the frame that go to
@@ -18,7 +47,7 @@ type AckFrame = Extract<ServerFrame, { type: 'ack' }>
  *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP; and from the appends KAFKA_STORAGE_ERROR,
  *   BROKER_NOT_AVAILABLE (then records that went to other partitions may be written)
  */
-export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFrame> {
+async function appendFrame (log: LogStore, frame: ProduceFrame, claim: IdempotencyClaim | undefined): Promise<AckFrame> {
   const { topic } = frame
   const count = frame.records.length
   const partitions = new Array<number>(count)
@@ -37,7 +66,14 @@ export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise
     }
     partitions[i] = chosen ?? log.partitionFor(topic, input.key)
   }
+  const results = new Array<AckResult>(count)
   for (let i = 0; i < count; i++) {
+    // Written by an earlier attempt of the frame: reported where it is.
+    const written = claim?.written(i)
+    if (written !== undefined) {
+      results[i] = written
+      continue
+    }
     const partition = partitions[i] as number
     let batch = batches.get(partition)
     if (batch === undefined) {
@@ -48,8 +84,9 @@ export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise
     batch.indexes.push(i)
   }
   const appends: Array<{ indexes: number[], result: Promise<AppendResult> }> = []
-  for (const [partition, batch] of batches) appends.push({ indexes: batch.indexes, result: log.append(topic, partition, batch.records) })
-  const results = new Array<{ partition: number, offset: number, timestamp: number }>(count)
+  for (const [partition, batch] of batches) {
+    appends.push({ indexes: batch.indexes, result: log.append(topic, partition, batch.records, claim === undefined ? undefined : { claim, indexes: batch.indexes }) })
+  }
   const settled = await Promise.allSettled(appends.map(a => a.result))
   let failure: unknown
   settled.forEach((outcome, j) => {
@@ -92,4 +129,14 @@ function toRecordInput (record: ProduceRecordFrame): RecordInput {
     input.timestamp = ms
   }
   return input
+}
+
+/** JSON text with every object's keys in sorted order: frames alike but for their key order read the same. */
+function canonicalJson (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (typeof value === 'object' && value !== null) {
+    const object = value as Record<string, unknown>
+    return `{${Object.keys(object).sort().map(key => `${JSON.stringify(key)}:${canonicalJson(object[key])}`).join(',')}}`
+  }
+  return JSON.stringify(value)
 }

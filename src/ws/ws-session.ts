@@ -104,6 +104,10 @@ export class WsSession implements RecordSink {
     this.#socket.on('message', (data, isBinary) => this.#onMessage(data, isBinary))
     this.#socket.on('pong', () => { this.#unansweredPings = 0 })
     this.#socket.on('close', code => this.#onClose(code))
+    // `ws` emits an error when the client breaks the protocol (a frame over maxPayload, text that is not UTF-8, …)
+    // and the server then ends the connection: it did not drop, so its group members leave now rather than at their
+    // session timeout, which would hold up every rebalance of their groups until then.
+    this.#socket.on('error', () => { this.#closingByServer = true })
     this.#armHeartbeat()
   }
 

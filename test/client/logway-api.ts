@@ -31,7 +31,7 @@ export interface paths {
         };
         /**
          * Readiness: the log is open
-         * @description Answers 503 while the log is opening, if it failed to open, and while the server shuts down.
+         * @description Answers 503 while the log is opening, if it failed to open, while the server shuts down, and while it is overloaded (with Retry-After). GET /health answers even then.
          */
         get: operations["getReady"];
         put?: never;
@@ -342,6 +342,8 @@ export interface paths {
          *     Streaming mode: a body of several concatenated JSON objects (NDJSON is a special case; send it with `Transfer-Encoding: chunked` for as long as you like) is answered 200 with one delivery report or error object per record, in request order, as concatenated JSON (one per line). The body is read as it arrives and each record is produced as soon as it is parsed; its line is written once it and every record before it are durable. A body holding exactly one object keeps single-record semantics (the HTTP status is its outcome), so the first line is written once the second object begins (or the single answer once the body ends).
          *
          *     Limits: each object is bounded by the server's body limit (over it: 413 for the first object; later, an error line and the end of the response); the stream as a whole is not. At most 1000 records are in flight: beyond that, and while the client does not read the response, the request is not read. Malformed JSON mid-stream is answered with an error line at that point, then the response ends; records before it stay written and reported. A server shutting down ends open streams the same way (error_code 50301).
+         *
+         *     Idempotency-Key: a retry writes nothing and is given the first answer again, a stream's whole answer included. With a key the body is read whole before the first record is produced, so a stream is bounded by the body limit (over it: 413, nothing written).
          */
         post: operations["produceRecord"];
         delete?: never;
@@ -366,6 +368,8 @@ export interface paths {
          *     The answer is 207 Multi-Status, as Confluent's: `successes` holds where each produced entry was written and `failures` the error of each entry that was not (the same error_code, message and code a single produce of it would have answered), both by id and in request order. It is 207 even when every entry failed: the request itself was valid and each entry's status is in its own error_code, so a client must read `failures`.
          *
          *     The request as a whole is refused, with nothing written, when the body is invalid (unknown field, bad id, no entries, more than 1000 entries: 400), when two entries share an id (400), or when the cluster or topic does not exist (404).
+         *
+         *     With an Idempotency-Key header a retry writes nothing and gets the first answer again (see the header).
          */
         post: operations["produceRecordBatch"];
         delete?: never;
@@ -668,7 +672,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records to a topic (Confluent REST Proxy v2)
-         * @description Content-Type picks the embedded format: application/vnd.kafka.binary.v2+json (key and value are base64) or application/vnd.kafka.json.v2+json (any JSON, stored as its JSON text); application/vnd.kafka.v2+json and application/json are read as json. The avro, protobuf and jsonschema formats need a schema registry, which Logway does not have: they are refused with 415. Each record may also carry headers and a timestamp (Logway extensions). A body that breaks its schema is refused with 422 and nothing is written. Every record is checked, then all are written together and the answer comes once they are durable. When some records fail (too large for max.message.bytes, a null key on a compacted topic, an unknown partition, …) the answer is 200 and each failed record has a null partition and offset, error_code 50002 (or 50003 when a retry may succeed) and an error, as Confluent. When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full). A record without a partition goes to murmur2(key) mod partitions when keyed (Kafka's default partitioner), round-robin otherwise.
+         * @description Content-Type picks the embedded format: application/vnd.kafka.binary.v2+json (key and value are base64) or application/vnd.kafka.json.v2+json (any JSON, stored as its JSON text); application/vnd.kafka.v2+json and application/json are read as json. The avro, protobuf and jsonschema formats need a schema registry, which Logway does not have: they are refused with 415. Each record may also carry headers and a timestamp (Logway extensions). A body that breaks its schema is refused with 422 and nothing is written. Every record is checked, then all are written together and the answer comes once they are durable. When some records fail (too large for max.message.bytes, a null key on a compacted topic, an unknown partition, …) the answer is 200 and each failed record has a null partition and offset, error_code 50002 (or 50003 when a retry may succeed) and an error, as Confluent. When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full). With an Idempotency-Key header a retry writes nothing and gets the first answer again (see the header). A record without a partition goes to murmur2(key) mod partitions when keyed (Kafka's default partitioner), round-robin otherwise.
          */
         post: operations["v2ProduceToTopic"];
         delete?: never;
@@ -706,7 +710,7 @@ export interface paths {
         put?: never;
         /**
          * Produce records to one partition (Confluent REST Proxy v2)
-         * @description Content-Type picks the embedded format: application/vnd.kafka.binary.v2+json (key and value are base64) or application/vnd.kafka.json.v2+json (any JSON, stored as its JSON text); application/vnd.kafka.v2+json and application/json are read as json. The avro, protobuf and jsonschema formats need a schema registry, which Logway does not have: they are refused with 415. Each record may also carry headers and a timestamp (Logway extensions). A body that breaks its schema is refused with 422 and nothing is written. Every record is checked, then all are written together and the answer comes once they are durable. When some records fail (too large for max.message.bytes, a null key on a compacted topic, an unknown partition, …) the answer is 200 and each failed record has a null partition and offset, error_code 50002 (or 50003 when a retry may succeed) and an error, as Confluent. When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full).
+         * @description Content-Type picks the embedded format: application/vnd.kafka.binary.v2+json (key and value are base64) or application/vnd.kafka.json.v2+json (any JSON, stored as its JSON text); application/vnd.kafka.v2+json and application/json are read as json. The avro, protobuf and jsonschema formats need a schema registry, which Logway does not have: they are refused with 415. Each record may also carry headers and a timestamp (Logway extensions). A body that breaks its schema is refused with 422 and nothing is written. Every record is checked, then all are written together and the answer comes once they are durable. When some records fail (too large for max.message.bytes, a null key on a compacted topic, an unknown partition, …) the answer is 200 and each failed record has a null partition and offset, error_code 50002 (or 50003 when a retry may succeed) and an error, as Confluent. When every record fails, the answer is not 200: it is the error of the first record, in request order, with its own status (404 unknown partition, 422 record too large or invalid, 503 log unavailable, 507 disk nearly full). With an Idempotency-Key header a retry writes nothing and gets the first answer again (see the header).
          */
         post: operations["v2ProduceToPartition"];
         delete?: never;
@@ -1283,7 +1287,7 @@ export interface components {
              * @description Stable error code, for programs. Codes are added, never renamed.
              * @enum {string}
              */
-            code: "INVALID_REQUEST" | "INVALID_TOPIC_EXCEPTION" | "TOPIC_ALREADY_EXISTS" | "UNKNOWN_TOPIC_OR_PARTITION" | "INVALID_PARTITIONS" | "INVALID_REPLICATION_FACTOR" | "INVALID_CONFIG" | "OFFSET_OUT_OF_RANGE" | "MESSAGE_TOO_LARGE" | "INVALID_RECORD" | "INVALID_TIMESTAMP" | "KAFKA_STORAGE_ERROR" | "BROKER_NOT_AVAILABLE" | "UNKNOWN_SERVER_ERROR" | "INVALID_GROUP_ID" | "GROUP_ID_NOT_FOUND" | "UNKNOWN_MEMBER_ID" | "ILLEGAL_GENERATION" | "REBALANCE_IN_PROGRESS" | "NON_EMPTY_GROUP" | "INVALID_SESSION_TIMEOUT" | "INCONSISTENT_GROUP_PROTOCOL" | "GROUP_MAX_SIZE_REACHED" | "OFFSET_METADATA_TOO_LARGE" | "NO_OFFSET_FOR_PARTITION" | "COORDINATOR_NOT_AVAILABLE" | "CONSUMER_ALREADY_EXISTS" | "CONSUMER_FORMAT_MISMATCH" | "CONSUMER_ILLEGAL_STATE" | "INVALID_CONSUMER_CONFIG" | "TOO_MANY_CONSUMER_INSTANCES";
+            code: "INVALID_REQUEST" | "INVALID_TOPIC_EXCEPTION" | "TOPIC_ALREADY_EXISTS" | "UNKNOWN_TOPIC_OR_PARTITION" | "INVALID_PARTITIONS" | "INVALID_REPLICATION_FACTOR" | "INVALID_CONFIG" | "OFFSET_OUT_OF_RANGE" | "MESSAGE_TOO_LARGE" | "INVALID_RECORD" | "INVALID_TIMESTAMP" | "KAFKA_STORAGE_ERROR" | "BROKER_NOT_AVAILABLE" | "UNKNOWN_SERVER_ERROR" | "INVALID_GROUP_ID" | "GROUP_ID_NOT_FOUND" | "UNKNOWN_MEMBER_ID" | "ILLEGAL_GENERATION" | "REBALANCE_IN_PROGRESS" | "NON_EMPTY_GROUP" | "INVALID_SESSION_TIMEOUT" | "INCONSISTENT_GROUP_PROTOCOL" | "GROUP_MAX_SIZE_REACHED" | "OFFSET_METADATA_TOO_LARGE" | "NO_OFFSET_FOR_PARTITION" | "COORDINATOR_NOT_AVAILABLE" | "CONSUMER_ALREADY_EXISTS" | "CONSUMER_FORMAT_MISMATCH" | "CONSUMER_ILLEGAL_STATE" | "INVALID_CONSUMER_CONFIG" | "TOO_MANY_CONSUMER_INSTANCES" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_KEY_IN_FLIGHT";
         };
         /**
          * FetchResponse
@@ -1645,6 +1649,7 @@ export interface components {
          * @description Records to produce to one partition with the binary embedded format (Content-Type application/vnd.kafka.binary.v2+json), as Confluent REST Proxy v2. Records name no partition: the path does.
          */
         V2BinaryPartitionProduceRequest: {
+            /** @description 1 to 10000 records; more are refused with 422 and nothing is written. */
             records: {
                 /** @description base64 bytes. Absent or null is a null key. */
                 key?: string | null;
@@ -1669,6 +1674,7 @@ export interface components {
          * @description Records to produce to a topic with the binary embedded format (Content-Type application/vnd.kafka.binary.v2+json), as Confluent REST Proxy v2.
          */
         V2BinaryProduceRequest: {
+            /** @description 1 to 10000 records; more are refused with 422 and nothing is written. */
             records: {
                 /** @description base64 bytes. Absent or null is a null key. */
                 key?: string | null;
@@ -1913,6 +1919,7 @@ export interface components {
          * @description Records to produce to one partition with the json embedded format (Content-Type application/vnd.kafka.json.v2+json, or application/vnd.kafka.v2+json or application/json), as Confluent REST Proxy v2. Records name no partition: the path does.
          */
         V2PartitionProduceRequest: {
+            /** @description 1 to 10000 records; more are refused with 422 and nothing is written. */
             records: {
                 /** @description Any JSON value, stored as its JSON text (UTF-8). Absent or null is a null key. */
                 key?: unknown;
@@ -1937,6 +1944,7 @@ export interface components {
          * @description Records to produce to a topic with the json embedded format (Content-Type application/vnd.kafka.json.v2+json, or application/vnd.kafka.v2+json or application/json), as Confluent REST Proxy v2.
          */
         V2ProduceRequest: {
+            /** @description 1 to 10000 records; more are refused with 422 and nothing is written. */
             records: {
                 /** @description Any JSON value, stored as its JSON text (UTF-8). Absent or null is a null key. */
                 key?: unknown;
@@ -2048,6 +2056,11 @@ export interface components {
              */
             minFreeBytes: number;
             /**
+             * @description How long an Idempotency-Key of a produce request (or idempotency_key of a WebSocket produce frame) is remembered after the key's first request, in milliseconds: within it a retry writes nothing and gets the first answer again; after it the key is forgotten and a request with it writes again. The default, 24 h, outlasts any client's retry schedule (including a batch job rerun the next day) while bounding what is kept. Keys survive restarts; expired ones are removed by the background retention run.
+             * @default 86400000
+             */
+            idempotencyKeyTtlMs: number;
+            /**
              * @description Confluent's consumer.instance.timeout.ms: a REST v2 consumer instance that receives no request for this long is closed, in milliseconds. It auto-commits (when its auto.commit.enable is true) and leaves its group; later requests to it answer 404 (40403). A subscribed instance's session and rebalance timeouts in its group are this plus 1 s (the session timeout kept within 6 s to 30 min), so an idle instance expires, and commits, before its group gives up on it.
              * @default 300000
              */
@@ -2087,6 +2100,31 @@ export interface components {
              * @default 30000
              */
             wsSlowConsumerTimeoutMs: number;
+            /**
+             * @description Largest request head (request line and headers) accepted, in bytes (Node's maxHeaderSize). A larger one is answered 431 and its connection closed.
+             * @default 16384
+             */
+            maxHeaderBytes: number;
+            /**
+             * @description Most TCP connections the server holds at once: keep-alive HTTP, long polls, SSE streams and WebSockets together. A connection beyond it is closed as soon as it is accepted, without a response, while the others go on. Keep it below the process's open-files limit.
+             * @default 10000
+             */
+            maxConnections: number;
+            /**
+             * @description Overload protection: while the mean event-loop delay of the last sample (see eventLoopSampleIntervalMs) is above this many milliseconds, requests are answered 503 with Retry-After at once instead of queueing; GET /health is always answered, and the start-up work (the first two samples after start) is not judged. 0 turns the check off.
+             * @default 1000
+             */
+            maxEventLoopDelayMs: number;
+            /**
+             * @description Overload protection: while the event-loop utilization of the last sample (0 to 1) is above this, requests are answered 503 with Retry-After; GET /health is always answered. 0 (the default) turns the check off: a server at full throughput is near 1 and still answers promptly, which maxEventLoopDelayMs measures.
+             * @default 0
+             */
+            maxEventLoopUtilization: number;
+            /**
+             * @description How often the event-loop delay and utilization are sampled for maxEventLoopDelayMs and maxEventLoopUtilization, in milliseconds. The Retry-After of their 503 answers is this, rounded up to whole seconds.
+             * @default 1000
+             */
+            eventLoopSampleIntervalMs: number;
         };
     };
     responses: never;
@@ -2133,7 +2171,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2180,7 +2218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open (yet) */
+            /** @description The log is not open (yet), the server is shutting down, or it is overloaded (with Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +2267,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2278,7 +2316,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2327,7 +2365,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2376,7 +2414,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2439,7 +2477,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2508,7 +2546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2555,7 +2593,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2613,7 +2651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2671,7 +2709,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,7 +2807,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2846,7 +2884,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2930,7 +2968,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3029,7 +3067,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3106,7 +3144,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3175,7 +3213,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3264,7 +3302,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3358,7 +3396,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3435,7 +3473,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3504,7 +3542,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3592,7 +3630,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3615,7 +3653,10 @@ export interface operations {
     produceRecord: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request idempotent: a retry with the same key and the same request (route, topic, partition, Content-Type and body bytes) writes nothing and is answered the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is refused (422, IDEMPOTENCY_KEY_REUSED); while the first request with the key is still being processed, another is refused (409, IDEMPOTENCY_KEY_IN_FLIGHT). Keys are scoped to the route and topic, survive restarts, and are forgotten idempotencyKeyTtlMs (default 24 h) after their first request. 1 to 255 printable ASCII characters (else 400). With a key the body is read whole before any record is written, so it is bounded by the server's body limit even in streaming mode. */
+                "idempotency-key"?: string;
+            };
             path: {
                 cluster_id: string;
                 topic_name: string;
@@ -3631,6 +3672,8 @@ export interface operations {
             /** @description The record is committed and flushed; in streaming mode, one report or error object per record */
             200: {
                 headers: {
+                    /** @description `true` when the answer is that of an earlier request with the same Idempotency-Key, given again: nothing was written. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3664,6 +3707,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_FLIGHT, 40904); nothing was written */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The (first) JSON object is larger than the server's body limit */
             413: {
                 headers: {
@@ -3682,7 +3734,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The record is too large (max.message.bytes) or not valid for the topic */
+            /** @description The record is too large (max.message.bytes) or not valid for the topic; or the Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED, 42209); nothing was written */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3723,7 +3775,10 @@ export interface operations {
     produceRecordBatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request idempotent: a retry with the same key and the same request (route, topic, partition, Content-Type and body bytes) writes nothing and is answered the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is refused (422, IDEMPOTENCY_KEY_REUSED); while the first request with the key is still being processed, another is refused (409, IDEMPOTENCY_KEY_IN_FLIGHT). Keys are scoped to the route and topic, survive restarts, and are forgotten idempotencyKeyTtlMs (default 24 h) after their first request. 1 to 255 printable ASCII characters (else 400). With a key the body is read whole before any record is written, so it is bounded by the server's body limit even in streaming mode. */
+                "idempotency-key"?: string;
+            };
             path: {
                 cluster_id: string;
                 topic_name: string;
@@ -3739,6 +3794,8 @@ export interface operations {
             /** @description The outcome of every entry (even when all failed) */
             207: {
                 headers: {
+                    /** @description `true` when the answer is that of an earlier request with the same Idempotency-Key, given again: nothing was written. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3772,6 +3829,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_FLIGHT, 40904); nothing was written */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The body is larger than the server's body limit */
             413: {
                 headers: {
@@ -3783,6 +3849,15 @@ export interface operations {
             };
             /** @description The body is not application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Refused: the Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED, 42209); nothing was written */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3896,7 +3971,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3954,7 +4029,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4022,7 +4097,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4115,7 +4190,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4192,7 +4267,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4261,7 +4336,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4330,7 +4405,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4401,7 +4476,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4469,7 +4544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4539,7 +4614,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4607,7 +4682,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4675,7 +4750,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4745,7 +4820,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4844,7 +4919,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4972,7 +5047,10 @@ export interface operations {
     v2ProduceToTopic: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request idempotent: a retry with the same key and the same request (route, topic, partition, Content-Type and body bytes) writes nothing and is answered the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is refused (422, IDEMPOTENCY_KEY_REUSED); while the first request with the key is still being processed, another is refused (409, IDEMPOTENCY_KEY_IN_FLIGHT). Keys are scoped to the route and topic, survive restarts, and are forgotten idempotencyKeyTtlMs (default 24 h) after their first request. 1 to 255 printable ASCII characters (else 400). With a key the body is read whole before any record is written, so it is bounded by the server's body limit even in streaming mode. */
+                "idempotency-key"?: string;
+            };
             path: {
                 topic_name: string;
             };
@@ -4990,6 +5068,8 @@ export interface operations {
             /** @description Every record was written, or some were and the others carry an error (as Confluent) */
             200: {
                 headers: {
+                    /** @description `true` when the answer is that of an earlier request with the same Idempotency-Key, given again: nothing was written. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5023,6 +5103,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_FLIGHT, 40904); nothing was written */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The body is larger than the server's body limit */
             413: {
                 headers: {
@@ -5041,7 +5130,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid */
+            /** @description The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid; or the Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED, 42209); nothing was written */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5208,7 +5297,10 @@ export interface operations {
     v2ProduceToPartition: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request idempotent: a retry with the same key and the same request (route, topic, partition, Content-Type and body bytes) writes nothing and is answered the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is refused (422, IDEMPOTENCY_KEY_REUSED); while the first request with the key is still being processed, another is refused (409, IDEMPOTENCY_KEY_IN_FLIGHT). Keys are scoped to the route and topic, survive restarts, and are forgotten idempotencyKeyTtlMs (default 24 h) after their first request. 1 to 255 printable ASCII characters (else 400). With a key the body is read whole before any record is written, so it is bounded by the server's body limit even in streaming mode. */
+                "idempotency-key"?: string;
+            };
             path: {
                 topic_name: string;
                 partition_id: number;
@@ -5227,6 +5319,8 @@ export interface operations {
             /** @description Every record was written, or some were and the others carry an error (as Confluent) */
             200: {
                 headers: {
+                    /** @description `true` when the answer is that of an earlier request with the same Idempotency-Key, given again: nothing was written. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5260,6 +5354,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description A request with the same Idempotency-Key is still being processed (IDEMPOTENCY_KEY_IN_FLIGHT, 40904); nothing was written */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description The body is larger than the server's body limit */
             413: {
                 headers: {
@@ -5278,7 +5381,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid */
+            /** @description The body breaks its schema (unknown field, wrong type, bad base64, no records); or every record was too large or invalid; or the Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED, 42209); nothing was written */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5529,7 +5632,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5622,7 +5725,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5690,7 +5793,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5789,7 +5892,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5882,7 +5985,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5950,7 +6053,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6049,7 +6152,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6157,7 +6260,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6265,7 +6368,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6373,7 +6476,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6475,7 +6578,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6557,7 +6660,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6661,7 +6764,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6763,7 +6866,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6839,7 +6942,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6895,7 +6998,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The log is not open: it is opening, failed to open, or the server is shutting down (BROKER_NOT_AVAILABLE) */
+            /** @description The log is not open: it is opening, failed to open, or the server is shutting down; or the server is overloaded, answered at once with a Retry-After header in seconds (BROKER_NOT_AVAILABLE) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -39,6 +39,8 @@ export interface SentResponse {
 // the body a client receives is judged as it is.
 const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: false, useDefaults: false, removeAdditional: false })
 for (const schema of loadSharedSchemas()) ajv.addSchema(schema)
+// A declaration's `headers` are its response headers (for the OpenAPI document), not a body keyword.
+ajv.addKeyword({ keyword: 'headers' })
 
 // The not-found handler answers 404, or 503 while the server shuts down: always an error body.
 const NOT_FOUND_RESPONSES: Record<string, unknown> = { '4xx': { $ref: 'ErrorResponse#' }, '5xx': { $ref: 'ErrorResponse#' } }
