@@ -1,30 +1,9 @@
 import t from 'tap'
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { mountSmallDisk } from '../helpers/small-disk.js'
 
 const scenario = fileURLToPath(new URL('../fixtures/disk-full-scenario.ts', import.meta.url))
-
-// A real full disk: the data dir lives on a size-limited tmpfs (mounting needs root).
-function mountSmallDisk (size: string): { dir: string, unmount: () => void } | string {
-  if (process.getuid?.() !== 0) return 'needs root to mount a size-limited tmpfs'
-  const dir = mkdtempSync(join(tmpdir(), 'logway-disk-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' })
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true })
-    return `cannot mount tmpfs here: ${(err as Error).message.split('\n')[0]}`
-  }
-  return {
-    dir,
-    unmount: () => {
-      execFileSync('umount', ['-l', dir])
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-}
 
 t.test('a full disk rejects appends with a storage error; reads go on; appends resume when space is back', async t => {
   const disk = mountSmallDisk('8m')
