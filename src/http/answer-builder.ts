@@ -1,6 +1,8 @@
 const NO_BYTES = Buffer.alloc(0)
 const NINE = 0x39
 const ZERO = 0x30
+/** Up to this many bytes, a piece is copied byte by byte: cheaper than a call into the runtime (Buffer.write, TypedArray.set). */
+const SHORT = 64
 
 /**
  * Builds a produce answer (JSON text) straight into one buffer, growing it as
@@ -29,15 +31,37 @@ export class AnswerBuilder {
 
   /** Appends bytes. */
   bytes (piece: Uint8Array): void {
-    this.#room(piece.length)
-    this.#buffer.set(piece, this.#at)
-    this.#at += piece.length
+    const length = piece.length
+    this.#room(length)
+    const buffer = this.#buffer
+    if (length > SHORT) {
+      buffer.set(piece, this.#at)
+      this.#at += length
+      return
+    }
+    let at = this.#at
+    for (let i = 0; i < length; i++) buffer[at++] = piece[i] as number
+    this.#at = at
   }
 
   /** Appends a string, UTF-8 encoded. */
   text (piece: string): void {
     this.#room(Buffer.byteLength(piece, 'utf8'))
     this.#at += this.#buffer.write(piece, this.#at, 'utf8')
+  }
+
+  /** Appends a string that is ASCII only (the caller knows it is): no UTF-8 length to count first. */
+  ascii (piece: string): void {
+    const length = piece.length
+    this.#room(length)
+    const buffer = this.#buffer
+    if (length > SHORT) {
+      this.#at += buffer.write(piece, this.#at, 'latin1')
+      return
+    }
+    let at = this.#at
+    for (let i = 0; i < length; i++) buffer[at++] = piece.charCodeAt(i)
+    this.#at = at
   }
 
   /** Appends one byte. */

@@ -56,6 +56,8 @@ interface Group<T> {
 
 /** Report lines are gathered into writes of about this many bytes. */
 const WRITE_BYTES = 16 * 1024
+/** The first buffer of a request's report lines: one or two lines, taken from Buffer's shared pool. */
+const LINES_FIRST_BYTES = 512
 const NEWLINE = 0x0a
 
 /**
@@ -102,7 +104,10 @@ export class ProduceStream<T extends SettledRecords> {
   /** The output's buffer is full: lines wait until it asks for more. */
   #outputFull = false
   #outputEnded = false
-  readonly #lines = new AnswerBuilder(WRITE_BYTES)
+  // Sized by what is written (report writers reserve room for their records):
+  // a buffer of WRITE_BYTES per request cost a single-record produce 16 KiB of
+  // garbage outside the pool, which drove the young-generation GCs.
+  readonly #lines = new AnswerBuilder(LINES_FIRST_BYTES)
   #resolveShape!: (shape: ProduceBodyShape<T>) => void
   #rejectShape!: (err: unknown) => void
   #resolveFinished!: () => void

@@ -5,8 +5,9 @@ import { AnswerBuilder } from './answer-builder.js'
 import { renderError } from './error-handler.js'
 import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { parsePlainJson } from './plain-json.js'
-import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData, type ProduceRecordBody } from './produce-record.js'
-import { clusterNotFound, dataText } from './v3-records-routes.js'
+import { produceBatch, unknownTopic, type ProducedBatch, type ProduceRecordBody } from './produce-record.js'
+import { ProducedText } from './produced-text.js'
+import { clusterNotFound } from './v3-records-routes.js'
 
 interface BatchParams {
   cluster_id: string
@@ -105,47 +106,24 @@ const COMMA = 0x2c
  * serialised from an object per entry by the response schema: successes in
  * request order, each `{id, cluster_id, topic_name, partition_id, offset,
  * timestamp, key, value}`, then the failures as `renderFailure` writes them.
- * Entry ids match `^[0-9A-Za-z_-]+$` (the schema checked it), so they need no escaping.
+ * Entry ids match `^[0-9A-Za-z_-]+$` (the schema checked it): ASCII that needs no escaping.
  */
 function batchAnswer (produced: ProducedBatch, ids: readonly string[], renderFailure: (error: unknown, id: string) => string): Buffer {
   const out = new AnswerBuilder(64 + ids.length * 200)
-  const prefix = `,"cluster_id":${JSON.stringify(produced.clusterId)},"topic_name":${JSON.stringify(produced.topic)},"partition_id":`
-  // Consecutive entries mostly differ in their id and offset alone: the bytes
-  // around them are kept from the previous entry while they stay the same.
-  let partition = -1
-  let head = ''
-  let timestamp = Number.NaN
-  let key: ProducedData | null | undefined
-  let value: ProducedData | null | undefined
-  let tail = Buffer.alloc(0)
+  const fields = new ProducedText(produced.clusterId, produced.topic)
   let failed = 0
-  out.text('{"successes":[')
+  out.ascii('{"successes":[')
   for (let i = 0; i < produced.count; i++) {
     if (produced.failure(i) !== undefined) {
       failed++
       continue
     }
-    if (i > failed) out.byte(COMMA)
-    const entryPartition = produced.partition(i)
-    if (entryPartition !== partition) {
-      partition = entryPartition
-      head = `${prefix}${partition},"offset":`
-    }
-    const entryTimestamp = produced.timestamp(i)
-    const entryKey = produced.key(i)
-    const entryValue = produced.value(i)
-    if (entryTimestamp !== timestamp || entryKey !== key || entryValue !== value) {
-      timestamp = entryTimestamp
-      key = entryKey
-      value = entryValue
-      // An ISO 8601 timestamp and a ProducedData type need no escaping.
-      tail = Buffer.from(`,"timestamp":"${isoTimestamp(timestamp)}","key":${dataText(key)},"value":${dataText(value)}}`)
-    }
-    out.text(`{"id":"${ids[i] as string}"${head}`)
-    out.integer(produced.offset(i))
-    out.bytes(tail)
+    out.ascii(i > failed ? ',{"id":"' : '{"id":"')
+    out.ascii(ids[i] as string)
+    out.ascii('",')
+    fields.one(produced, i, out)
   }
-  out.text('],"failures":[')
+  out.ascii('],"failures":[')
   let firstFailure = true
   const end = failed > 0 ? produced.count : 0
   for (let i = 0; i < end; i++) {
@@ -155,6 +133,6 @@ function batchAnswer (produced: ProducedBatch, ids: readonly string[], renderFai
     firstFailure = false
     out.text(renderFailure(failure, ids[i] as string))
   }
-  out.text(']}')
+  out.ascii(']}')
   return out.take()
 }

@@ -4,7 +4,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
 import { renderError } from './error-handler.js'
 import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
-import { isoTimestamp, produceBatch, unknownTopic, type ProducedBatch, type ProducedData } from './produce-record.js'
+import { produceBatch, unknownTopic, type ProducedBatch } from './produce-record.js'
+import { ProducedText } from './produced-text.js'
 import { ProduceStream } from './produce-stream.js'
 import type { AnswerBuilder } from './answer-builder.js'
 
@@ -136,58 +137,17 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
   })
 }
 
+const REPORT_OPEN = Buffer.from('{"error_code":200,')
+
 /**
  * Writes a streamed delivery report of the request's topic: the JSON text of
- * `{ error_code: 200, ...produced }`, in ProduceResponse's order, built by hand
- * because a stream writes one per record.
+ * `{ error_code: 200, ...produced }`, in ProduceResponse's order, one line per record.
  */
 function reportWriter (clusterId: string, topic: string): (produced: ProducedBatch, from: number, to: number, out: AnswerBuilder) => void {
-  const prefix = `{"error_code":200,"cluster_id":${JSON.stringify(clusterId)},"topic_name":${JSON.stringify(topic)},"partition_id":`
-  // Consecutive records mostly differ in their offset alone: the bytes before
-  // and after it are kept from the previous line while they stay the same.
-  let partition = -1
-  let head = Buffer.alloc(0)
-  let timestamp = Number.NaN
-  let key: ProducedData | null | undefined
-  let value: ProducedData | null | undefined
-  let tail = Buffer.alloc(0)
+  const fields = new ProducedText(clusterId, topic, '\n')
   return (produced, from, to, out) => {
-    for (let i = from; i < to;) {
-      const recordPartition = produced.partition(i)
-      if (recordPartition !== partition) {
-        partition = recordPartition
-        head = Buffer.from(`${prefix}${partition},"offset":`)
-      }
-      const recordTimestamp = produced.timestamp(i)
-      const recordKey = produced.key(i)
-      const recordValue = produced.value(i)
-      if (recordTimestamp !== timestamp || recordKey !== key || recordValue !== value) {
-        timestamp = recordTimestamp
-        key = recordKey
-        value = recordValue
-        // An ISO 8601 timestamp and a ProducedData type need no escaping; the line's newline comes with it.
-        tail = Buffer.from(`,"timestamp":"${isoTimestamp(timestamp)}","key":${dataText(key)},"value":${dataText(value)}}\n`)
-      }
-      // Records alike differ in their offset alone.
-      const alike = produced.alike(i, to)
-      const offset = produced.offset(i)
-      out.reserve(alike * (head.length + MAX_OFFSET_DIGITS + tail.length))
-      for (let k = 0; k < alike; k++) {
-        out.bytes(head)
-        out.integer(offset + k)
-        out.bytes(tail)
-      }
-      i += alike
-    }
+    for (let i = from; i < to;) i += fields.alike(produced, i, to, out, REPORT_OPEN)
   }
-}
-
-/** Offsets are safe integers. */
-const MAX_OFFSET_DIGITS = 16
-
-/** A ProducedData as JSON text (its type needs no escaping). */
-export function dataText (data: ProducedData | null): string {
-  return data === null ? 'null' : `{"type":"${data.type}","size":${data.size}}`
 }
 
 /**
