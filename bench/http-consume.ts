@@ -24,7 +24,7 @@ import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { loadConfig } from '../src/config.js'
 import type { LogStore } from '../src/log/log-store.js'
 import { buildServer } from '../src/server.js'
-import { describeFs, loadAverage, machineSummary, packageVersion } from './machine-facts.js'
+import { describeFs, loadAverage, machineSummary, nodeFlagsNote, packageVersion } from './machine-facts.js'
 
 interface Params {
   records: number
@@ -492,7 +492,7 @@ async function main (): Promise<void> {
   const params = parseParams()
   const fs = await describeFs(params.parentDir)
   console.log('Logway HTTP consume benchmark')
-  console.log(machineSummary())
+  console.log(`${machineSummary()} · ${nodeFlagsNote()}`)
   console.log(`fastify ${packageVersion('fastify')} · lmdb ${packageVersion('lmdb')} · clients: fetch (undici) in a worker thread · data dir under ${params.parentDir} (${fs}) · ` +
     `${fmt(params.records)} records of ${params.recordSize} B over ${params.partitions} partitions · ${params.consumers} v2 consumers · ` +
     `max_bytes ${fmt(params.maxBytes)} · poll timeout ${params.pollTimeoutMs} ms · ${params.samples} latency samples · ${params.rounds} round(s)`)

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { arch, availableParallelism, cpus, loadavg, platform } from 'node:os'
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js'
 
 /** The short commit of the working tree, marked when tracked files have uncommitted changes; 'unknown' outside git. */
 export function commit (): string {
@@ -51,4 +52,16 @@ export const loadAverage = (): string => loadavg().map(n => n.toFixed(2)).join('
 export function machineSummary (): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'
   return `node ${process.version} · ${platform()} ${arch()} · ${availableParallelism()} CPUs (${cpu}) · commit ${commit()}`
+}
+
+/**
+ * For a benchmark whose server runs in its own process: whether that process
+ * has the flags `logway serve` runs with (they change its GC, so figures
+ * without them are not the server's).
+ */
+export function nodeFlagsNote (): string {
+  const missing = SERVER_NODE_FLAGS.filter(flag => !process.execArgv.includes(flag))
+  return missing.length === 0
+    ? `node flags ${SERVER_NODE_FLAGS.join(' ')} as logway serve`
+    : `NOT the node flags of logway serve (missing ${missing.join(' ')}): run it through its npm script`
 }

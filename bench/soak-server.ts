@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const PROBE = fileURLToPath(new URL('./soak-probe.js', import.meta.url))
@@ -77,6 +78,7 @@ export class SoakServer {
     const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOGWAY_')))
     const child = spawn(process.execPath, [
       ...(options.gcBeforeSample ? ['--expose-gc'] : []),
+      ...SERVER_NODE_FLAGS,
       '--import', PROBE, CLI, 'serve',
       '--host', '127.0.0.1', '--port', '0', '--data-dir', options.dataDir, '--log-level', options.logLevel
     ], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })

@@ -26,6 +26,7 @@ import { loadConfig } from '../src/config.js'
 import { describeFs, loadAverage, machineSummary, packageVersion } from './machine-facts.js'
 import { Failures, Producer, Subscriber } from './ws-clients.js'
 import type { FromServer, ServerOptions, ServerStats, ToServer } from './ws-server.js'
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js'
 
 interface Params {
   durationS: number
@@ -82,6 +83,7 @@ class ServerProcess {
     const register = pathToFileURL(fileURLToPath(new URL('./register.js', import.meta.url))).href
     const child = spawn(process.execPath, [
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
+      ...SERVER_NODE_FLAGS,
       '--import', register, fileURLToPath(new URL('./ws-server.ts', import.meta.url)), JSON.stringify(options)
     ], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
