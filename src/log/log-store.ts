@@ -634,7 +634,9 @@ export class LogStore {
       }
     })
     claimed?.claim.track(appended.then(() => true, () => false))
-    return await appended
+    // Not awaited here: this call's frame would hold `records` (the caller's
+    // inputs, with their buffers) until the flush, though `data` has them all.
+    return appended
   }
 
   /**

@@ -17,16 +17,27 @@ type AckResult = AckFrame['results'][number]
  * Only acks are kept for a key: a frame that fails leaves it free.
  * @throws LogwayError IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_FLIGHT, and what `appendFrame` throws
  */
-export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFrame> {
-  const key = frame.idempotency_key
-  if (key === undefined) return await appendFrame(log, frame, undefined)
+export function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFrame> {
+  if (frame.idempotency_key === undefined) {
+    let issued: IssuedFrame
+    try {
+      issued = issueFrame(log, frame, undefined)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return ackOf(issued)
+  }
+  return produceIdempotent(log, frame, frame.idempotency_key)
+}
+
+async function produceIdempotent (log: LogStore, frame: ProduceFrame, key: string): Promise<AckFrame> {
   const claim = log.idempotency.claim(`ws produce ${frame.topic}`, key)
   const { id, ...request } = frame
   const replay = claim.check(requestFingerprint([canonicalJson(request)]))
   if (replay !== undefined) return { type: 'ack', id, topic: frame.topic, results: JSON.parse(replay.body.toString('utf8')) as AckResult[] }
   let ack: AckFrame
   try {
-    ack = await appendFrame(log, frame, claim)
+    ack = await ackOf(issueFrame(log, frame, claim))
   } catch (err) {
     await claim.finish()
     throw err
@@ -36,18 +47,29 @@ export async function produceFrame (log: LogStore, frame: ProduceFrame): Promise
 }
 
 /**
- * Appends the records of one `produce` frame. Everything up to the appends
- * (decoding, checks against the topic, choosing partitions) happens
- * synchronously in the call, so appends of frames handled one after another
- * reach each partition in frame order; the records of the frame that go to
- * one partition are one atomic append. A record that fails a check fails
- * the frame before anything is written. Resolves with the ack once every
- * append is durable.
- * @throws LogwayError (synchronously, as a rejected promise) UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST,
- *   MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP; and from the appends KAFKA_STORAGE_ERROR,
- *   BROKER_NOT_AVAILABLE (then records that went to other partitions may be written)
+ * A frame whose appends are issued: what its ack needs, and nothing of the
+ * frame itself, so that the parsed frame is garbage while the appends wait
+ * for their flush (a frame of 100 records held that long survives young
+ * garbage collections and is promoted).
  */
-async function appendFrame (log: LogStore, frame: ProduceFrame, claim: IdempotencyClaim | undefined): Promise<AckFrame> {
+interface IssuedFrame {
+  id: string
+  topic: string
+  /** Filled in beforehand for the records an earlier attempt wrote, the others once their append settles. */
+  results: AckResult[]
+  appends: Array<{ indexes: number[], result: Promise<AppendResult> }>
+}
+
+/**
+ * Issues the appends of one `produce` frame: decoding, checks against the
+ * topic, choosing partitions and the appends themselves happen synchronously
+ * in the call, so appends of frames handled one after another reach each
+ * partition in frame order; the records of the frame that go to one
+ * partition are one atomic append. A record that fails a check fails the
+ * frame before anything is written.
+ * @throws LogwayError UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST, MESSAGE_TOO_LARGE, INVALID_RECORD, INVALID_TIMESTAMP
+ */
+function issueFrame (log: LogStore, frame: ProduceFrame, claim: IdempotencyClaim | undefined): IssuedFrame {
   const { topic } = frame
   const count = frame.records.length
   const partitions = new Array<number>(count)
@@ -87,6 +109,14 @@ async function appendFrame (log: LogStore, frame: ProduceFrame, claim: Idempoten
   for (const [partition, batch] of batches) {
     appends.push({ indexes: batch.indexes, result: log.append(topic, partition, batch.records, claim === undefined ? undefined : { claim, indexes: batch.indexes }) })
   }
+  return { id: frame.id, topic, results, appends }
+}
+
+/**
+ * The ack of an issued frame, once every append is durable.
+ * @throws LogwayError from the appends: KAFKA_STORAGE_ERROR, BROKER_NOT_AVAILABLE (then records that went to other partitions may be written)
+ */
+async function ackOf ({ id, topic, results, appends }: IssuedFrame): Promise<AckFrame> {
   const settled = await Promise.allSettled(appends.map(a => a.result))
   let failure: unknown
   settled.forEach((outcome, j) => {
@@ -99,7 +129,7 @@ async function appendFrame (log: LogStore, frame: ProduceFrame, claim: Idempoten
     indexes.forEach((index, k) => { results[index] = { partition, offset: baseOffset + k, timestamp: timestamps[k] ?? 0 } })
   })
   if (failure !== undefined) throw failure
-  return { type: 'ack', id: frame.id, topic, results }
+  return { type: 'ack', id, topic, results }
 }
 
 /** Runs a check of record `index`, naming the record in the message of what it throws. */

@@ -209,9 +209,11 @@ export class WsSession implements RecordSink {
     this.#inFlightBytes += bytes
     this.#updateReading()
     // produceFrame issues its appends before it returns, so appends follow frame order.
+    // Only the id is kept while the appends wait for their flush, not the parsed frame.
+    const id = frame.id
     produceFrame(this.#o.log, frame).then(
       ack => { reply.frame = ack },
-      err => { reply.frame = this.#errorFrame(frame.id, err) }
+      err => { reply.frame = this.#errorFrame(id, err) }
     ).finally(() => this.#flushReplies())
   }
 
