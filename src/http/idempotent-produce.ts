@@ -1,7 +1,7 @@
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { LogwayError } from '../errors.js'
-import { requestFingerprint, type IdempotencyClaim, type StoredAnswer } from '../log/idempotency.js'
+import { requestFingerprint, type IdempotencyClaim } from '../log/idempotency.js'
 import { errorResponse } from './common-responses.js'
 
 /** The request header naming an idempotency key (Fastify reads header names in lower case). */
@@ -38,6 +38,22 @@ export const IDEMPOTENCY_RESPONSES = {
 
 /** How a 422 of a produce route reads when an idempotency key is reused. */
 export const KEY_REUSED = 'the Idempotency-Key was already used with a different request (IDEMPOTENCY_KEY_REUSED, 42209); nothing was written'
+
+/** An answer kept for its key, to be given again byte for byte. */
+interface KeptAnswer {
+  status: number
+  contentType: string
+  body: Buffer
+  /** The body was first sent as a stream (and is given again as one). */
+  streamed: boolean
+}
+
+/** The first byte of a kept answer: the format of what follows. */
+const ANSWER_FORMAT = 1
+/** The flag (second byte) of an answer whose body was streamed. */
+const STREAMED = 1
+/** Format, flags, status (uint16) and the content type's length in bytes (uint32). */
+const ANSWER_HEADER_BYTES = 8
 
 interface Held {
   claim: IdempotencyClaim
@@ -92,14 +108,14 @@ export function installIdempotentProduce (app: FastifyInstance): void {
     }
     held.delete(request)
     const { claim, handled } = entry
-    const answer = (body: Buffer, streamed: boolean): StoredAnswer | undefined => handled && reply.statusCode < 500
-      ? { status: reply.statusCode, contentType: String(reply.getHeader('content-type') ?? ''), body, streamed }
+    const answer = (body: ReadonlyArray<Buffer | string>, streamed: boolean): Buffer | undefined => handled && reply.statusCode < 500
+      ? encodeAnswer(reply.statusCode, String(reply.getHeader('content-type') ?? ''), streamed, body)
       : undefined
     if (isReadable(payload)) {
       done(null, keptStream(payload, body => claim.finish(body === undefined ? undefined : answer(body, true))))
       return
     }
-    const body = payload === undefined || payload === null ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(String(payload))
+    const body = payload === undefined || payload === null ? [] : Buffer.isBuffer(payload) ? [payload] : [String(payload)]
     claim.finish(answer(body, false)).then(() => done(null, payload), done)
   })
 }
@@ -126,14 +142,17 @@ async function claimRequest (app: FastifyInstance, request: FastifyRequest, repl
     await claim.finish()
     throw err
   }
-  const replay = claim.check(requestFingerprint([
+  const kept = claim.check(requestFingerprint([
     request.method,
     request.routeOptions.url ?? '',
     Object.keys(params).sort().map(name => `${name}=${params[name] ?? ''}`).join('&'),
     request.headers['content-type'] ?? '',
     body
   ]))
-  if (replay !== undefined) {
+  if (kept !== undefined) {
+    const replay = decodeAnswer(kept)
+    // Only bytes encodeAnswer wrote are kept under an HTTP scope: these are damaged.
+    if (replay === undefined) throw new LogwayError('UNKNOWN_SERVER_ERROR', `The answer kept for Idempotency-Key '${key}' cannot be read.`)
     reply.code(replay.status).header('content-type', replay.contentType).header(IDEMPOTENT_REPLAYED, 'true')
       .send(replay.streamed ? Readable.from([replay.body]) : replay.body)
     return undefined
@@ -178,10 +197,11 @@ async function readBody (request: FastifyRequest, reply: FastifyReply, payload: 
 
 /**
  * The streamed answer, passed through while its bytes are gathered: `keep`
- * gets them all before the stream's end is passed on, or undefined once the
- * stream failed or was cut short (the client went away).
+ * gets them all (as the chunks they came in) before the stream's end is
+ * passed on, or undefined once the stream failed or was cut short (the
+ * client went away).
  */
-function keptStream (payload: Readable, keep: (body: Buffer | undefined) => Promise<unknown>): Readable {
+function keptStream (payload: Readable, keep: (body: readonly Buffer[] | undefined) => Promise<unknown>): Readable {
   const chunks: Buffer[] = []
   const tee = new Transform({
     transform (chunk: Buffer, _encoding, done) {
@@ -189,11 +209,44 @@ function keptStream (payload: Readable, keep: (body: Buffer | undefined) => Prom
       done(null, chunk)
     },
     flush (done) {
-      keep(Buffer.concat(chunks)).then(() => done(), done)
+      keep(chunks).then(() => done(), done)
     }
   })
   pipeline(payload, tee, err => { if (err != null) keep(undefined).catch(() => {}) })
   return tee
+}
+
+/**
+ * The bytes an answer is kept as, opaque to the log: a header of
+ * ANSWER_HEADER_BYTES (ANSWER_FORMAT, flags, the status and the content
+ * type's length in bytes, big-endian), the content type (UTF-8), then the
+ * body, its parts (strings as UTF-8) one after another.
+ */
+function encodeAnswer (status: number, contentType: string, streamed: boolean, body: ReadonlyArray<Buffer | string>): Buffer {
+  const typeBytes = Buffer.byteLength(contentType)
+  let size = ANSWER_HEADER_BYTES + typeBytes
+  for (const part of body) size += typeof part === 'string' ? Buffer.byteLength(part) : part.length
+  const bytes = Buffer.allocUnsafe(size)
+  bytes.writeUInt8(ANSWER_FORMAT, 0)
+  bytes.writeUInt8(streamed ? STREAMED : 0, 1)
+  bytes.writeUInt16BE(status, 2)
+  bytes.writeUInt32BE(typeBytes, 4)
+  let offset = ANSWER_HEADER_BYTES + bytes.write(contentType, ANSWER_HEADER_BYTES)
+  for (const part of body) offset += typeof part === 'string' ? bytes.write(part, offset) : part.copy(bytes, offset)
+  return bytes
+}
+
+/** The answer `encodeAnswer` wrote into `bytes`; undefined for bytes it cannot have written. */
+function decodeAnswer (bytes: Buffer): KeptAnswer | undefined {
+  if (bytes.length < ANSWER_HEADER_BYTES || bytes[0] !== ANSWER_FORMAT) return undefined
+  const bodyStart = ANSWER_HEADER_BYTES + bytes.readUInt32BE(4)
+  if (bodyStart > bytes.length) return undefined
+  return {
+    status: bytes.readUInt16BE(2),
+    contentType: bytes.toString('utf8', ANSWER_HEADER_BYTES, bodyStart),
+    body: bytes.subarray(bodyStart),
+    streamed: ((bytes[1] as number) & STREAMED) !== 0
+  }
 }
 
 function isReadable (payload: unknown): payload is Readable {

@@ -10,15 +10,6 @@ export interface WrittenRecord {
   timestamp: number
 }
 
-/** The answer an idempotent request gave, kept to be given again byte for byte. Opaque to the log. */
-export interface StoredAnswer {
-  status: number
-  contentType: string
-  body: Buffer
-  /** The body was first sent as a stream (and is given again as one). */
-  streamed: boolean
-}
-
 /**
  * An idempotent request's view of one batch it appends (`LogStore.appendBatch`):
  * the request index of each of the batch's records, by their index in the batch.
@@ -34,10 +25,17 @@ export interface ClaimedRecords {
   indexes: readonly number[]
 }
 
-/** The answer kept under `[ANSWERS, scope, key]`. */
-interface AnswerEntry extends StoredAnswer {
+/**
+ * The answer kept under `[ANSWERS, scope, key]`. An entry of the earlier
+ * format, which kept the caller's answer as fields of its own, has no
+ * `answer`: its fingerprint still holds the key, but its answer cannot be
+ * read and counts as none (see `IdempotencyClaim.check`).
+ */
+interface AnswerEntry {
   fingerprint: string
   createdAt: number
+  /** The answer, encoded by the caller. */
+  answer?: Uint8Array
 }
 
 /**
@@ -78,7 +76,7 @@ export interface IdempotencyStoreOptions {
  * environment so that what a key covers is written with the records.
  * Knows nothing of HTTP: a key lives in a `scope` (the caller's route and
  * topic), a request is known by an opaque `fingerprint`, and its answer is
- * opaque bytes.
+ * opaque bytes, which the caller encodes and decodes.
  *
  * Crash safety: each append made under a claim writes a *part* — the request
  * indexes of the records it holds and their timestamps — in the very
@@ -247,14 +245,17 @@ export class IdempotencyClaim {
   }
 
   /**
-   * Looks the request up by its fingerprint. Returns the stored answer of an
-   * earlier attempt, to be given again (nothing is to be written: the claim
-   * is finished); or undefined, and then `written` tells which records
-   * earlier attempts wrote before they were cut short.
+   * Looks the request up by its fingerprint. Returns the answer an earlier
+   * attempt kept (the bytes given to its `finish`), to be given again
+   * (nothing is to be written: the claim is finished); or undefined, and then
+   * `written` tells which records earlier attempts wrote before they were cut
+   * short. An answer kept in an earlier format, which cannot be read, counts
+   * as none: the request goes on as if it were the first, and its answer
+   * replaces that one.
    * @throws LogwayError IDEMPOTENCY_KEY_REUSED (the key was used with another request: the claim is finished),
    *   BROKER_NOT_AVAILABLE
    */
-  check (fingerprint: string): StoredAnswer | undefined {
+  check (fingerprint: string): Buffer | undefined {
     let found
     try {
       found = this.#store.lookup(this.scope, this.key)
@@ -269,10 +270,10 @@ export class IdempotencyClaim {
       throw new LogwayError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key '${this.key}' was already used with a different request (route, topic, partition, content type or body); use a new key for a new request.`)
     }
     this.#fingerprint = fingerprint
-    if (answer !== undefined) {
+    if (answer?.answer instanceof Uint8Array) {
       this.#finished = Promise.resolve(false)
       this.#store.release(this)
-      return { status: answer.status, contentType: answer.contentType, body: Buffer.from(answer.body), streamed: answer.streamed }
+      return Buffer.from(answer.answer)
     }
     this.#createdAt = parts[0]?.part.createdAt ?? this.#store.now()
     for (const { partition, baseOffset, part } of parts) {
@@ -331,21 +332,22 @@ export class IdempotencyClaim {
 
   /**
    * Ends the attempt: once every append made under it has settled, keeps
-   * `answer` (when given, checked, and the request is not incomplete) and
-   * removes the parts, then frees the key. Calls after the first return the
-   * first one's promise. Never rejects; resolves true when the answer was kept
-   * (a failure to keep it leaves the parts, so a retry still writes nothing twice).
+   * `answer` (when given, checked, and the request is not incomplete), the
+   * bytes a retry's `check` returns, and removes the parts, then frees the
+   * key. Calls after the first return the first one's promise. Never
+   * rejects; resolves true when the answer was kept (a failure to keep it
+   * leaves the parts, so a retry still writes nothing twice).
    */
-  async finish (answer?: StoredAnswer): Promise<boolean> {
+  async finish (answer?: Uint8Array): Promise<boolean> {
     this.#finished ??= this.#finish(answer)
     return await this.#finished
   }
 
-  async #finish (answer: StoredAnswer | undefined): Promise<boolean> {
+  async #finish (answer: Uint8Array | undefined): Promise<boolean> {
     try {
       while (this.#appends.size > 0) await Promise.all(this.#appends)
       if (answer === undefined || this.#incomplete || this.#fingerprint === undefined) return false
-      await this.#store.putAnswer(this, { ...answer, fingerprint: this.#fingerprint, createdAt: this.#createdAt })
+      await this.#store.putAnswer(this, { fingerprint: this.#fingerprint, createdAt: this.#createdAt, answer })
       return true
     } catch {
       return false

@@ -33,8 +33,8 @@ export function produceFrame (log: LogStore, frame: ProduceFrame): Promise<AckFr
 async function produceIdempotent (log: LogStore, frame: ProduceFrame, key: string): Promise<AckFrame> {
   const claim = log.idempotency.claim(`ws produce ${frame.topic}`, key)
   const { id, ...request } = frame
-  const replay = claim.check(requestFingerprint([canonicalJson(request)]))
-  if (replay !== undefined) return { type: 'ack', id, topic: frame.topic, results: JSON.parse(replay.body.toString('utf8')) as AckResult[] }
+  const kept = claim.check(requestFingerprint([canonicalJson(request)]))
+  if (kept !== undefined) return { type: 'ack', id, topic: frame.topic, results: decodeResults(kept, key) }
   let ack: AckFrame
   try {
     ack = await ackOf(issueFrame(log, frame, claim))
@@ -42,8 +42,21 @@ async function produceIdempotent (log: LogStore, frame: ProduceFrame, key: strin
     await claim.finish()
     throw err
   }
-  await claim.finish({ status: 200, contentType: 'application/json', body: Buffer.from(JSON.stringify(ack.results)), streamed: false })
+  await claim.finish(Buffer.from(JSON.stringify(ack.results)))
   return ack
+}
+
+/**
+ * The results of an ack, from the bytes they were kept as for its key (their JSON).
+ * @throws LogwayError UNKNOWN_SERVER_ERROR (bytes that are not such results: damaged)
+ */
+function decodeResults (kept: Buffer, key: string): AckResult[] {
+  let results: unknown
+  try {
+    results = JSON.parse(kept.toString('utf8'))
+  } catch {}
+  if (!Array.isArray(results)) throw new LogwayError('UNKNOWN_SERVER_ERROR', `The ack kept for idempotency_key '${key}' cannot be read.`)
+  return results as AckResult[]
 }
 
 /**

@@ -1,5 +1,6 @@
+import { open } from 'lmdb'
 import t from 'tap'
-import type { IdempotencyClaim, StoredAnswer } from '../../src/log/idempotency.js'
+import type { IdempotencyClaim } from '../../src/log/idempotency.js'
 import type { LogStore } from '../../src/log/log-store.js'
 import type { BatchAppendResult } from '../../src/log/record-batch.js'
 import { bytes, openTestLog, text } from '../helpers/open-test-log.js'
@@ -31,7 +32,7 @@ function values (log: LogStore, partition: number): Array<string | null> {
 }
 
 const ends = (log: LogStore): number[] => log.partitions('orders').map(p => p.logEndOffset)
-const answer = (text: string): StoredAnswer => ({ status: 200, contentType: 'application/json', body: Buffer.from(text), streamed: false })
+const answer = (text: string): Buffer => Buffer.from(text)
 const RECORDS: Rec[] = [{ value: 'a', partition: 0 }, { value: 'b', partition: 1 }, { value: 'c', partition: 0 }]
 
 t.test('a finished request is answered again from its key and writes nothing', async t => {
@@ -44,7 +45,7 @@ t.test('a finished request is answered again from its key and writes nothing', a
 
   const retry = log.idempotency.claim(SCOPE, 'k1')
   const replay = retry.check('fp-1')
-  t.same(replay, answer('{"ok":1}'), 'status, content type and body, byte for byte')
+  t.same(replay, answer('{"ok":1}'), 'the bytes given to finish, byte for byte')
   t.same(ends(log), [2, 1], 'nothing more written')
 
   const other = log.idempotency.claim(SCOPE, 'k1')
@@ -162,4 +163,33 @@ t.test('keys expire ttl after the first attempt: forgotten on lookup, then swept
   await log.runMaintenance()
   t.equal(log.idempotency.claim(SCOPE, 'k').check('third'), undefined, 'the maintenance run sweeps too')
   t.equal(await log.idempotency.sweep(), 0, 'nothing left')
+})
+
+t.test('an answer kept in the format before answers were opaque bytes counts as none; its fingerprint still holds the key', async t => {
+  const { log, clock, dataDir } = await openTestLog(t, { idempotencyKeyTtlMs: HOUR })
+  await log.createTopic('orders', { partitions: 2 })
+  await log.close()
+  // What finish wrote in that format: the HTTP answer's fields beside the log's own.
+  const env = open({ path: dataDir, maxDbs: 16, compression: false })
+  const db = env.openDB({ name: 'idempotency' })
+  const createdAt = clock.now()
+  await db.put(['k', SCOPE, 'old'], { status: 201, contentType: 'application/json', body: Buffer.from('{"ok":1}'), streamed: false, fingerprint: 'fp', createdAt })
+  await db.put(['t', createdAt, SCOPE, 'old'], true)
+  await env.close()
+
+  const { log: reopened } = await openTestLog(t, { dataDir, clock, idempotencyKeyTtlMs: HOUR })
+  t.throws(() => reopened.idempotency.claim(SCOPE, 'old').check('other'), { code: 'IDEMPOTENCY_KEY_REUSED' }, 'another request with the key is still refused')
+  await clock.advance(1)
+  const retry = reopened.idempotency.claim(SCOPE, 'old')
+  t.equal(retry.check('fp'), undefined, 'no answer to give again: the request goes on as a first one')
+  t.same(where(await appendClaimed(reopened, retry, RECORDS)), [[0, 0], [1, 0], [0, 1]])
+  t.equal(await retry.finish(answer('new')), true)
+  t.same(reopened.idempotency.claim(SCOPE, 'old').check('fp'), answer('new'), 'its answer replaces the unreadable one')
+
+  await clock.advance(HOUR - 1)
+  t.equal(await reopened.idempotency.sweep(), 1, 'the old entry\'s expiry goes')
+  t.same(reopened.idempotency.claim(SCOPE, 'old').check('fp'), answer('new'), 'the answer kept after it stays until its own expiry')
+  await clock.advance(1)
+  t.equal(await reopened.idempotency.sweep(), 1)
+  t.equal(reopened.idempotency.claim(SCOPE, 'old').check('other'), undefined, 'then the key is forgotten')
 })
