@@ -45,6 +45,8 @@ export interface ServerStats {
   rssAnonBytes: number
   rssFileBytes: number
   heapUsedBytes: number
+  /** The JS heap's committed size (used and free pages). */
+  heapTotalBytes: number
   /** Memory of Buffers and other objects outside the JS heap (process.memoryUsage().external). */
   externalBytes: number
   /** Cumulative: the bench takes differences. */
@@ -58,7 +60,8 @@ export interface ServerStats {
   logEndOffset: number
 }
 
-export type ToServer = { type: 'stats' } | { type: 'close' }
+/** `gc`: collect garbage first (the server runs with --expose-gc), so that the figures are what it holds. */
+export type ToServer = { type: 'stats', gc?: boolean } | { type: 'close' }
 export type FromServer =
   | { type: 'ready', port: number, path: string, notes: string }
   | { type: 'stats', stats: ServerStats }
@@ -164,6 +167,7 @@ function stats (subject: Subject): ServerStats {
     rssAnonBytes: parts.anon,
     rssFileBytes: parts.file,
     heapUsedBytes: memory.heapUsed,
+    heapTotalBytes: memory.heapTotal,
     externalBytes: memory.external,
     eluIdleMs: elu.idle,
     eluActiveMs: elu.active,
@@ -181,6 +185,7 @@ async function main (): Promise<void> {
   const subject = options.mode === 'raw' ? await rawServer() : await logwayServer(options)
   process.on('message', (message: ToServer) => {
     if (message.type === 'stats') {
+      if (message.gc === true) (globalThis as { gc?: () => void }).gc?.()
       send({ type: 'stats', stats: stats(subject) } satisfies FromServer)
       return
     }

@@ -3,7 +3,7 @@
 //   node --import ./bench/register.js bench/ws.ts [--duration 5] [--warmup 1] [--rounds 1]
 //     [--connections 4] [--window 64] [--batch-size 1,100] [--record-size 100]
 //     [--subscribers 100] [--fanout-batch-size 100] [--max-lag 5000] [--credits 10000] [--latency-rate 200]
-//     [--healthy 10] [--stall-duration 40] [--slow-consumer-timeout <ms>]
+//     [--healthy 10] [--stall-duration 40] [--stall-warmup 20] [--slow-consumer-timeout <ms>]
 //     [--only raw-produce,produce,raw-fanout,fanout,raw-latency,latency,stall-control,stall] [--dir /path]
 //     [--log-level silent] [--cpu-prof /dir]
 //
@@ -43,6 +43,7 @@ interface Params {
   latencyRate: number
   healthy: number
   stallDurationS: number
+  stallWarmupS: number
   slowConsumerTimeoutMs: number
   only: string[]
   parentDir: string
@@ -84,6 +85,8 @@ class ServerProcess {
     const child = spawn(process.execPath, [
       ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir]),
       ...SERVER_NODE_FLAGS,
+      // Only the stall scenarios ask for a collection, at the edges of the stall.
+      '--expose-gc',
       '--import', register, fileURLToPath(new URL('./ws-server.ts', import.meta.url)), JSON.stringify(options)
     ], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const exited = new Promise<void>(resolve => child.once('exit', () => resolve()))
@@ -94,11 +97,11 @@ class ServerProcess {
     return new ServerProcess(child, exited, ready)
   }
 
-  async stats (): Promise<ServerStats> {
+  async stats (gc = false): Promise<ServerStats> {
     if (this.#child.exitCode !== null) throw new Error(`the server exited with ${this.#child.exitCode}`)
     return await new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject })
-      this.#child.send({ type: 'stats' } satisfies ToServer)
+      this.#child.send({ type: 'stats', gc } satisfies ToServer)
     })
   }
 
@@ -406,6 +409,8 @@ interface StallOutcome {
   heapMaxBytes: number
   externalStartBytes: number
   externalMaxBytes: number
+  /** Taken after a full garbage collection at the start and at the end of the stall (under load both times). */
+  collected: { rssStartBytes: number, rssEndBytes: number, anonStartBytes: number, anonEndBytes: number, heapStartBytes: number, heapEndBytes: number, heapTotalStartBytes: number, heapTotalEndBytes: number } | undefined
   /** RSS (MB) at each second of the stall. */
   timelineMb: number[]
   producedPerS: number
@@ -442,8 +447,11 @@ async function stall (server: ServerProcess, params: Params, stallOne: boolean):
     url: server.url, topic: TOPIC, name: `p${i}`, window: params.window, batchSize: params.fanoutBatchSize, recordSize: params.recordSize, failures
   })))
   for (const p of producers) p.start()
-  await sleep(params.warmupS * 1000)
+  // Under the same load until the heap, the young generation and the log's
+  // memory map have grown to their working size: growth after that is the stall's.
+  await sleep(params.stallWarmupS * 1000)
 
+  const startCollected = await server.stats(true)
   const start = await server.stats()
   const healthyBefore = healthy.map(s => s.records)
   const producedBefore = sum(producers.map(p => p.records))
@@ -471,7 +479,8 @@ async function stall (server: ServerProcess, params: Params, stallOne: boolean):
     closingAfterS: undefined,
     stalledRecords: 0,
     stalledClose: undefined,
-    maxBufferedBytes: 0
+    maxBufferedBytes: 0,
+    collected: undefined
   }
   let resumed = false
   for (let second = 1; second <= params.stallDurationS; second++) {
@@ -495,8 +504,18 @@ async function stall (server: ServerProcess, params: Params, stallOne: boolean):
   const elapsedMs = performance.now() - startedAt
   outcome.producedPerS = (sum(producers.map(p => p.records)) - producedBefore) / elapsedMs * 1000
   outcome.healthyMinPerS = Math.min(...healthy.map((s, i) => s.records - (healthyBefore[i] ?? 0))) / elapsedMs * 1000
-  const { logEndOffset } = await server.stats()
-  outcome.healthyLagEnd = logEndOffset - Math.min(...healthy.map(s => s.position))
+  const endCollected = await server.stats(true)
+  outcome.collected = {
+    rssStartBytes: startCollected.rssBytes,
+    rssEndBytes: endCollected.rssBytes,
+    anonStartBytes: startCollected.rssAnonBytes,
+    anonEndBytes: endCollected.rssAnonBytes,
+    heapStartBytes: startCollected.heapUsedBytes,
+    heapEndBytes: endCollected.heapUsedBytes,
+    heapTotalStartBytes: startCollected.heapTotalBytes,
+    heapTotalEndBytes: endCollected.heapTotalBytes
+  }
+  outcome.healthyLagEnd = endCollected.logEndOffset - Math.min(...healthy.map(s => s.position))
   await Promise.all(producers.map(async p => await p.stop()))
   if (stalled === undefined) {
     await closeAll(healthy)
@@ -530,6 +549,7 @@ function parseParams (): Params {
       'latency-rate': { type: 'string' },
       healthy: { type: 'string' },
       'stall-duration': { type: 'string' },
+      'stall-warmup': { type: 'string' },
       'slow-consumer-timeout': { type: 'string' },
       only: { type: 'string' },
       dir: { type: 'string' },
@@ -571,6 +591,7 @@ function parseParams (): Params {
     latencyRate: number('latency-rate', '200', 1),
     healthy: number('healthy', '10', 0),
     stallDurationS: number('stall-duration', '40', 1),
+    stallWarmupS: number('stall-warmup', '20', 0, false),
     slowConsumerTimeoutMs: number('slow-consumer-timeout', String(loadConfig({ env: {} }).wsSlowConsumerTimeoutMs), 1),
     only,
     parentDir: setting('dir', tmpdir()),
@@ -621,7 +642,7 @@ async function main (): Promise<void> {
     `${params.durationS} s each after ${params.warmupS} s warm-up · ${params.rounds} round(s)`)
   console.log(`load: ${params.connections} producer connections × window ${params.window} frames × ${params.batchSizes.join(' or ')} record(s) of ${params.recordSize} B (STRING, no key, 1 partition); ` +
     `fan-out: ${params.subscribers} subscribers (from latest, format string, ${fmt(params.credits)} credits re-granted at half), 1 producer of ${params.fanoutBatchSize}-record frames at most ${fmt(params.maxLag)} records ahead of the slowest; ` +
-    `latency: 1-record frames at ${fmt(params.latencyRate)}/s; stall: ${params.healthy} healthy + 1 stalled reader (granted ${fmt(params.credits * STALL_CREDIT_FACTOR)} records once) for ${params.stallDurationS} s`)
+    `latency: 1-record frames at ${fmt(params.latencyRate)}/s; stall: ${params.healthy} healthy + 1 stalled reader (granted ${fmt(params.credits * STALL_CREDIT_FACTOR)} records once) for ${params.stallDurationS} s after ${params.stallWarmupS} s of the same load`)
   console.log(`Logway: default config (wsMaxInFlight ${config.wsMaxInFlight}, wsSendBufferBytes ${fmt(config.wsSendBufferBytes)}, wsSlowConsumerTimeoutMs ${fmt(config.wsSlowConsumerTimeoutMs)}` +
     `${params.slowConsumerTimeoutMs === config.wsSlowConsumerTimeoutMs ? '' : `, ${fmt(params.slowConsumerTimeoutMs)} in (e)`}), durable LogStore, log level ${params.logLevel}; ` +
     'raw: bare ws WebSocketServer, JSON.parse of each frame, JSON.stringify of each ack and records frame, no storage, no flow control')
@@ -721,6 +742,13 @@ async function main (): Promise<void> {
             ` (anonymous ${mb(o.anonStartBytes)} → max ${mb(o.anonMaxBytes)} MB, file-backed ${mb(o.fileStartBytes)} → max ${mb(o.fileMaxBytes)} MB, ` +
             `JS heap used ${mb(o.heapStartBytes)} → max ${mb(o.heapMaxBytes)} MB, external ${mb(o.externalStartBytes)} → max ${mb(o.externalMaxBytes)} MB)`)
           console.log(`  RSS MB each second: ${o.timelineMb.map(n => fmt(n)).join(' ')}`)
+          const c = o.collected
+          if (c !== undefined) {
+            record(stallOne ? 'stall-collected-growth' : 'stall-control-collected-growth', c.rssEndBytes - c.rssStartBytes)
+            record(stallOne ? 'stall-collected-anon-growth' : 'stall-control-collected-anon-growth', c.anonEndBytes - c.anonStartBytes)
+            console.log(`  after a full GC at each edge of the stall: RSS ${mb(c.rssStartBytes)} → ${mb(c.rssEndBytes)} MB (growth ${mb(c.rssEndBytes - c.rssStartBytes)} MB), ` +
+              `anonymous ${mb(c.anonStartBytes)} → ${mb(c.anonEndBytes)} MB (growth ${mb(c.anonEndBytes - c.anonStartBytes)} MB), JS heap used ${mb(c.heapStartBytes)} → ${mb(c.heapEndBytes)} MB of ${mb(c.heapTotalStartBytes)} → ${mb(c.heapTotalEndBytes)} MB committed`)
+          }
           console.log(`  produced ${fmt(o.producedPerS)} records/s; slowest healthy reader ${fmt(o.healthyMinPerS)} records/s, ${fmt(o.healthyLagEnd)} records behind the log end at the end; ` +
             `largest send buffer seen ${fmt(o.maxBufferedBytes / 1024)} KiB` + (stallOne || o.failures.count === 0 ? '' : `  ${failureNote(o.failures)}`))
           if (!stallOne) return
@@ -763,6 +791,8 @@ async function main (): Promise<void> {
   if (results.has('stall-growth') || results.has('stall-control-growth')) {
     console.log(`RSS growth (anonymous only): (e) 1 stalled reader ${growthOf('stall-growth')} (${growthOf('stall-anon-growth')}), ` +
       `(e0) no stalled reader ${growthOf('stall-control-growth')} (${growthOf('stall-control-anon-growth')}): what (e) adds over (e0) is the stalled reader's share`)
+    console.log(`RSS growth between full GCs (anonymous only): (e) ${growthOf('stall-collected-growth')} (${growthOf('stall-collected-anon-growth')}), ` +
+      `(e0) ${growthOf('stall-control-collected-growth')} (${growthOf('stall-control-collected-anon-growth')})`)
   }
   const p50 = (mode: string, q: string): string => fmt(median(results.get(`${mode}-latency-${q}`) ?? []), 2)
   if (results.has('logway-latency-p50')) console.log(`latency ack → delivery, Logway: p50 ${p50('logway', 'p50')} ms, p99 ${p50('logway', 'p99')} ms (raw ws: p50 ${p50('raw', 'p50')} ms, p99 ${p50('raw', 'p99')} ms)`)
