@@ -24,6 +24,7 @@ import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { loadConfig } from '../src/config.js'
 import type { LogStore } from '../src/log/log-store.js'
 import { buildServer } from '../src/server.js'
+import { fmt, median, quantile } from './bench-util.js'
 import { describeFs, loadAverage, machineSummary, nodeFlagsNote, packageVersion } from './machine-facts.js'
 
 interface Params {
@@ -455,18 +456,6 @@ function parseParams (): Params {
     logLevel: setting('log-level', 'silent')
   }
 }
-
-const fmt = (n: number, digits = 0): string => Number.isFinite(n)
-  ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-  : '-'
-
-function quantile (values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
-}
-
-const median = (values: number[]): number => quantile(values, 0.5)
 
 /** Appends `params.records` records round-robin over the partitions, through the log core, 1,000 per append. */
 async function fill (log: LogStore, params: Params): Promise<number[]> {

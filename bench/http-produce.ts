@@ -10,11 +10,9 @@
 // and closes it. autocannon runs in a worker thread of this process, so the load generator has its
 // own event loop and can use the other CPU instead of queueing behind the server's (bench/README.md).
 // A request counts only when it is 2xx and its body reports every record as written.
-import { readFileSync, rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
@@ -22,6 +20,7 @@ import autocannon from 'autocannon'
 import fastify, { type FastifyInstance } from 'fastify'
 import { loadConfig } from '../src/config.js'
 import { buildServer } from '../src/server.js'
+import { fmt, median, runMain, withTempDataDir } from './bench-util.js'
 import { describeFs, loadAverage, machineSummary, nodeFlagsNote, packageVersion } from './machine-facts.js'
 
 interface Params {
@@ -438,16 +437,11 @@ class LoadGenerator {
 // ---------------------------------------------------------------------------------------------
 // Measuring
 
-const liveDirs = new Set<string>()
-
 type Outcome = { measurement: Measurement, notes: string } | { skipped: string }
 
 async function runScenario (load: LoadGenerator, scenario: Scenario, connections: number, params: Params): Promise<Outcome> {
-  const dir = await mkdtemp(join(params.parentDir, 'logway-bench-http-'))
-  liveDirs.add(dir)
-  try {
-    // A bare temp path may contain dots, which lmdb-js would take for a file name.
-    const subject = scenario.server === 'noop' ? await noopServer(scenario, params) : await logwayServer(scenario, params, join(dir, 'data'))
+  return await withTempDataDir(params.parentDir, 'logway-bench-http-', async dataDir => {
+    const subject = scenario.server === 'noop' ? await noopServer(scenario, params) : await logwayServer(scenario, params, dataDir)
     try {
       const problem = await subject.probe()
       if (problem?.startsWith('SKIPPED') === true) return { skipped: problem }
@@ -492,10 +486,7 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
     } finally {
       await subject.close()
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-    liveDirs.delete(dir)
-  }
+  })
 }
 
 /**
@@ -573,16 +564,8 @@ function parseParams (): Params {
   }
 }
 
-const fmt = (n: number, digits = 0): string => Number.isFinite(n)
-  ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-  : '-'
-
-function median (values: number[]): number | undefined {
-  if (values.length === 0) return undefined
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
+/** The median, or undefined where nothing was measured. */
+const medianOrNone = (values: number[]): number | undefined => values.length === 0 ? undefined : median(values)
 
 async function main (): Promise<void> {
   const params = parseParams()
@@ -647,7 +630,7 @@ async function main (): Promise<void> {
 
   console.log('')
   const metric = (id: string, connections: number, name: Ratio['metric'] | 'serverCpuUsPerRecord'): number | undefined =>
-    median((results.get(`${id}@${connections}`) ?? []).map(m => m[name]))
+    medianOrNone((results.get(`${id}@${connections}`) ?? []).map(m => m[name]))
   if (params.rounds > 1) {
     for (const connections of params.connections) {
       for (const scenario of scenarios.filter(s => results.has(`${s.id}@${connections}`))) {
@@ -682,22 +665,8 @@ async function main (): Promise<void> {
   }
 }
 
-function removeLiveDirs (): void {
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true })
-}
-
 if (isMainThread) {
-  process.once('SIGINT', () => {
-    removeLiveDirs()
-    process.exit(130)
-  })
-  try {
-    await main()
-  } catch (err) {
-    removeLiveDirs()
-    console.error(err instanceof Error ? err.message : err)
-    process.exitCode = 1
-  }
+  await runMain(main)
 } else {
   await loadWorker()
 }

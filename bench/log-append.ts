@@ -9,15 +9,16 @@
 // issues the next) against a fresh data dir, removed afterwards. "Durable" means the
 // caller waited for the fsync, not just the commit.
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
-import { mkdtemp, rm, statfs } from 'node:fs/promises'
-import { arch, availableParallelism, cpus, loadavg, platform, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { statfs } from 'node:fs/promises'
+import { arch, availableParallelism, cpus, platform, tmpdir } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { open } from 'lmdb'
 import { LogStore } from '../src/log/log-store.js'
 import type { RecordInput } from '../src/log/types.js'
+import { fmt, median, runMain, withTempDataDir } from './bench-util.js'
+import { loadAverage } from './machine-facts.js'
 
 interface Params {
   durationMs: number
@@ -203,24 +204,16 @@ class LatencySample {
   }
 }
 
-const liveDirs = new Set<string>()
-
 async function runScenario (scenario: Scenario, concurrency: number, params: Params): Promise<{ measurement: Measurement, notes: string }> {
-  const dir = await mkdtemp(join(params.parentDir, 'logway-bench-'))
-  liveDirs.add(dir)
-  try {
-    // A bare temp path may contain dots, which lmdb-js would take for a file name.
-    const subject = await scenario.setup(join(dir, 'data'), params)
+  return await withTempDataDir(params.parentDir, 'logway-bench-', async dataDir => {
+    const subject = await scenario.setup(dataDir, params)
     try {
       const measurement = await measure(subject.op, concurrency, params.warmupMs, params.durationMs)
       return { measurement, notes: subject.notes?.() ?? '' }
     } finally {
       await subject.close()
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-    liveDirs.delete(dir)
-  }
+  })
 }
 
 function parseParams (): Params {
@@ -307,9 +300,8 @@ function lmdbVersion (): string {
   }
 }
 
-const fmt = (n: number, digits = 0): string => Number.isFinite(n)
-  ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-  : '-'
+/** The median, or undefined where nothing was measured. */
+const medianOrNone = (values: number[]): number | undefined => values.length === 0 ? undefined : median(values)
 
 async function main (): Promise<void> {
   const params = parseParams()
@@ -358,7 +350,7 @@ async function main (): Promise<void> {
   }
 
   console.log('')
-  const recordsPerSecond = (id: ScenarioId, concurrency: number): number | undefined => median(results.get(`${id}@${concurrency}`) ?? [])
+  const recordsPerSecond = (id: ScenarioId, concurrency: number): number | undefined => medianOrNone(results.get(`${id}@${concurrency}`) ?? [])
   if (params.rounds > 1) {
     for (const concurrency of params.concurrencies) {
       for (const scenario of scenarios) {
@@ -377,28 +369,4 @@ async function main (): Promise<void> {
   if (failures > 0) process.exitCode = 1
 }
 
-function median (values: number[]): number | undefined {
-  if (values.length === 0) return undefined
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
-}
-
-const loadAverage = (): string => loadavg().map(n => n.toFixed(2)).join(' ')
-
-function removeLiveDirs (): void {
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true })
-}
-
-process.once('SIGINT', () => {
-  removeLiveDirs()
-  process.exit(130)
-})
-
-try {
-  await main()
-} catch (err) {
-  removeLiveDirs()
-  console.error(err instanceof Error ? err.message : err)
-  process.exitCode = 1
-}
+await runMain(main)

@@ -14,15 +14,13 @@
 // (bench/ws-clients.ts) run in this process's main thread, so one performance.now() clock times
 // both the producer's acks and the subscribers' deliveries.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.js'
+import { fmt, median, quantile, runMain, withTempDataDir } from './bench-util.js'
 import { describeFs, loadAverage, machineSummary, packageVersion } from './machine-facts.js'
 import { Failures, Producer, Subscriber } from './ws-clients.js'
 import type { FromServer, ServerOptions, ServerStats, ToServer } from './ws-server.js'
@@ -113,24 +111,16 @@ class ServerProcess {
   }
 }
 
-const liveDirs = new Set<string>()
-
 /** Runs `work` against a fresh server of `mode` (Logway on its own data dir), then closes it. */
 async function withServer<T> (mode: ServerOptions['mode'], params: Params, flags: ServerOptions['flags'], work: (server: ServerProcess) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(params.parentDir, 'logway-bench-ws-'))
-  liveDirs.add(dir)
-  try {
-    // A bare temp path may contain dots, which lmdb-js would take for a file name.
-    const server = await ServerProcess.start({ mode, topic: TOPIC, dataDir: join(dir, 'data'), logLevel: params.logLevel, flags }, params.cpuProfDir)
+  return await withTempDataDir(params.parentDir, 'logway-bench-ws-', async dataDir => {
+    const server = await ServerProcess.start({ mode, topic: TOPIC, dataDir, logLevel: params.logLevel, flags }, params.cpuProfDir)
     try {
       return await work(server)
     } finally {
       await server.close()
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-    liveDirs.delete(dir)
-  }
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,16 +178,6 @@ async function measure (server: ServerProcess, params: Params, begin: () => void
       rssMaxBytes: Math.max(rssMaxBytes, after.rssBytes)
     }
   }
-}
-
-function quantile (values: number[], q: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = Float64Array.from(values).sort()
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
-}
-
-function median (values: number[]): number {
-  return quantile(values, 0.5)
 }
 
 const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
@@ -600,9 +580,6 @@ function parseParams (): Params {
   }
 }
 
-const fmt = (n: number, digits = 0): string => Number.isFinite(n)
-  ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-  : '-'
 const mb = (bytes: number): string => fmt(bytes / MB)
 
 function table (widths: number[]): (cells: string[]) => string {
@@ -804,18 +781,4 @@ async function main (): Promise<void> {
   }
 }
 
-function removeLiveDirs (): void {
-  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true })
-}
-
-process.once('SIGINT', () => {
-  removeLiveDirs()
-  process.exit(130)
-})
-try {
-  await main()
-} catch (err) {
-  removeLiveDirs()
-  console.error(err instanceof Error ? err.message : err)
-  process.exitCode = 1
-}
+await runMain(main)
