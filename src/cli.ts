@@ -49,8 +49,10 @@ function serveHelp ({ SETTINGS, CONFIG_FILE_ENV }: typeof ConfigModule): string 
   entries.push(['-h, --help', 'Show this help.'])
   return `Usage: logway serve [options]
 
-Runs the server until SIGINT or SIGTERM. Flags win over LOGWAY_* environment
-variables, which win over the config file, which wins over the defaults.
+Runs the server until SIGINT or SIGTERM. On the signal it stops accepting
+connections, lets running requests finish and cuts the connections still open
+after --shutdown-grace-ms; a second signal exits at once. Flags win over LOGWAY_*
+environment variables, which win over the config file, which wins over the defaults.
 
 Options:
 ${entries.map(([flag = '', text = '']) => `  ${flag}\n${wrap(text, 72).map(line => `      ${line}`).join('\n')}`).join('\n')}
@@ -133,6 +135,13 @@ async function serve (args: string[]): Promise<number> {
   const shutdown = (code: number): void => {
     if (stopping) return
     stopping = true
+    // Requests still running after the grace period (a client that stopped
+    // sending its body, a connection that never sent a request) are cut.
+    const cut = setTimeout(() => {
+      app.log.warn({ shutdownGraceMs: config.shutdownGraceMs }, 'closing: cutting the connections still open')
+      app.server.closeAllConnections()
+    }, config.shutdownGraceMs)
+    cut.unref()
     app.close().then(
       () => finish(code),
       (err: unknown) => {

@@ -14,6 +14,7 @@ export interface Config {
   bodyLimitBytes: number
   minFreeBytes: number
   idempotencyKeyTtlMs: number
+  shutdownGraceMs: number
   consumerInstanceTimeoutMs: number
   consumerMaxInstances: number
   consumerRequestMaxBytes: number
