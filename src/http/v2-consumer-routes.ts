@@ -205,7 +205,7 @@ export const v2ConsumerRoutes: FastifyPluginAsync<V2ConsumerRoutesOptions> = asy
       body: { $ref: 'V2ConsumerSubscriptionRequest#' },
       response: {
         204: NO_CONTENT,
-        400: errorResponse('Not exactly one of topics and topic_pattern, a topic name that is not valid, or a pattern that is not a regular expression'),
+        400: errorResponse('Not exactly one of topics and topic_pattern, a topic name that is not valid, or a pattern that is not a regular expression or needs backtracking (a backreference or a lookaround)'),
         404: INSTANCE_NOT_FOUND,
         409: errorResponse(`The instance has partitions assigned by hand (${ILLEGAL_STATE}), or the group is full or uses another assignor (40903)`)
       }

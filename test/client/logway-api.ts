@@ -1874,7 +1874,7 @@ export interface components {
         V2ConsumerSubscriptionRequest: {
             /** @description Topic names. Topics that do not exist yet are assigned once they are created. */
             topics?: string[];
-            /** @description A regular expression (JavaScript syntax) that must match a whole topic name, as Java's Pattern.matches; matched again whenever topics are created or deleted. */
+            /** @description A regular expression (JavaScript syntax) that must match a whole topic name, as Java's Pattern.matches; matched again whenever topics are created or deleted. It runs in time linear in the topic name, so constructs that need backtracking (backreferences, lookarounds) are refused with 400. */
             topic_pattern?: string;
         } & (unknown | unknown);
         /**
@@ -2055,6 +2055,11 @@ export interface components {
              * @default 67108864
              */
             minFreeBytes: number;
+            /**
+             * @description On SIGINT or SIGTERM the server stops accepting connections and lets running requests finish; this long after the signal, in milliseconds, it cuts the connections still open (a client that stopped sending its body, a connection that never sent a request, a long poll), so that a stop never hangs on a client. Streams and WebSocket sessions are told to stop at the signal itself. A second signal exits at once.
+             * @default 10000
+             */
+            shutdownGraceMs: number;
             /**
              * @description How long an Idempotency-Key of a produce request (or idempotency_key of a WebSocket produce frame) is remembered after the key's first request, in milliseconds: within it a retry writes nothing and gets the first answer again; after it the key is forgotten and a request with it writes again. The default, 24 h, outlasts any client's retry schedule (including a batch job rerun the next day) while bounding what is kept. Keys survive restarts; expired ones are removed by the background retention run.
              * @default 86400000
@@ -5829,7 +5834,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not exactly one of topics and topic_pattern, a topic name that is not valid, or a pattern that is not a regular expression */
+            /** @description Not exactly one of topics and topic_pattern, a topic name that is not valid, or a pattern that is not a regular expression or needs backtracking (a backreference or a lookaround) */
             400: {
                 headers: {
                     [name: string]: unknown;
