@@ -15,7 +15,8 @@ export class AnswerBuilder {
   #buffer = NO_BYTES
   #at = 0
   readonly #capacity: number
-  readonly #digits = Buffer.alloc(24)
+  /** Made at the first integer: a builder that writes none (a single record's answer is not built here) allocates nothing. */
+  #digits: Buffer | undefined
   #digitCount = 0
   #last = Number.NaN
 
@@ -72,7 +73,7 @@ export class AnswerBuilder {
 
   /** Appends a non-negative integer in decimal. */
   integer (value: number): void {
-    const digits = this.#digits
+    const digits = this.#digits ??= Buffer.allocUnsafe(24)
     if (value === this.#last + 1) {
       let i = this.#digitCount - 1
       while (i >= 0 && digits[i] === NINE) digits[i--] = ZERO
