@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util'
 import { describeFs, loadAverage, machineSummary, packageVersion } from './machine-facts.js'
 import { SOAK_TOPICS, SoakLoad } from './soak-load.js'
 import { dataFileBytes, SoakServer, type ServerSample } from './soak-server.js'
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js'
 
 const TARGET_MB_PER_MIN = 1
 /** Memory is read this often (or every --interval when shorter); the slope is fitted over every reading. */
@@ -124,7 +125,7 @@ async function main (): Promise<number> {
 
   console.log('Logway soak: the server under a steady mixed load, its RSS watched')
   console.log(machineSummary())
-  console.log(`lmdb ${packageVersion('lmdb')} · fastify ${packageVersion('fastify')} · server pid ${server.pid} (node dist/cli.js serve, default config, log level ${params.logLevel}${params.gc ? ', GC before each sample' : ''}) at ${server.url}`)
+  console.log(`lmdb ${packageVersion('lmdb')} · fastify ${packageVersion('fastify')} · server pid ${server.pid} (node ${SERVER_NODE_FLAGS.join(' ')} dist/cli.js serve, default config, log level ${params.logLevel}${params.gc ? ', GC before each sample' : ''}) at ${server.url}`)
   console.log(`data dir ${dataDir} (${await describeFs(dir)}) · ${params.minutes} min, warm-up ${params.warmupMinutes} min, a line every ${params.intervalS} s · ${params.rate} records/s`)
   console.log(`topics: ${SOAK_TOPICS.map(t => `${t.name} (${t.partitions} partitions, ${Object.entries(t.configs).map(([k, v]) => `${k}=${v}`).join(' ')})`).join(', ')}, and soak-churn-N created and deleted every 30–60 s`)
   console.log(`load average ${loadAverage()} at start: other processes on this machine skew the figures`)
