@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { EventEmitter, once } from 'node:events'
 import { connect } from 'node:net'
@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { spawnNode } from './helpers/spawn-node.js'
 
 // The CLI is tested as users run it: the built dist/cli.js (`npm test` builds first).
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
@@ -23,7 +24,7 @@ interface Run {
 function run (t: Test, args: string[], env: Record<string, string> = {}): Run {
   // No LOGWAY_* from the outer environment leaks into the child.
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOGWAY_')))
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...cleanEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnNode([CLI, ...args], { env: { ...cleanEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const lines: string[] = []
@@ -138,19 +139,20 @@ t.test('an unknown command exits 2 with one line', async t => {
 })
 
 t.test('--help and -h describe the program and serve', async t => {
-  for (const args of [['--help'], ['-h']]) {
-    const cli = run(t, args)
+  // Five processes that share nothing: started together, checked in turn.
+  const program = [['--help'], ['-h']].map(args => run(t, args))
+  const serve = [['serve', '--help'], ['serve', '-h']].map(args => run(t, args))
+  const bare = run(t, [])
+  for (const cli of program) {
     t.equal(await cli.exited, 0)
     t.match(cli.stdout(), /Usage: logway <command>[\s\S]*serve/)
   }
-  for (const args of [['serve', '--help'], ['serve', '-h']]) {
-    const cli = run(t, args)
+  for (const cli of serve) {
     t.equal(await cli.exited, 0)
     for (const flag of ['--data-dir DIR', '--host HOST', '--port PORT', '--config FILE', 'LOGWAY_PORT']) {
       t.match(cli.stdout(), flag)
     }
   }
-  const bare = run(t, [])
   t.equal(await bare.exited, 2, 'no command is a usage error')
   t.match(bare.stderr(), /Usage: logway <command>/)
 })

@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { loadConfig, type Config } from '../../src/config.js'
-import { buildServer } from '../../src/server.js'
-import { installResponseContract } from '../helpers/response-contract.js'
+import { spawnNode } from '../helpers/spawn-node.js'
 
 // The CLI is tested as users run it: the built dist/cli.js (`npm test` builds first).
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url))
@@ -17,27 +14,6 @@ const RUN_LIMIT_MS = 30_000
 /** Throws when dist/cli.js is missing; call from t.before. */
 export function requireBuiltCli (): void {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`)
-}
-
-/**
- * A real server on 127.0.0.1, port 0, with its own data dir and the real
- * clock (long-polls and consumer instances wait in real time), every
- * response checked against its route's declared contract. Closed at teardown.
- * Answers its base URL.
- */
-export async function startServer (t: Test, overrides: Partial<Config> = {}): Promise<string> {
-  const app = buildServer({
-    ...loadConfig({ env: {} }),
-    dataDir: join(t.testdir(), 'data'),
-    logLevel: 'silent',
-    retentionCheckIntervalMs: 0,
-    ...overrides
-  })
-  installResponseContract(app, ({ method, url, status, problem }) => t.fail(`response contract: ${method} ${url} answered ${status}: ${problem}`))
-  t.teardown(async () => await app.close())
-  const url = await app.listen({ host: '127.0.0.1', port: 0 })
-  await app.getLog()
-  return url
 }
 
 /** A CLI process under way. */
@@ -72,7 +48,7 @@ function completeLines (text: string): string[] {
  */
 export function spawnCli (t: Test, args: string[], options: { input?: string, env?: Record<string, string>, keepStdinOpen?: boolean } = {}): Running {
   const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOGWAY_') && name !== 'NO_COLOR'))
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...cleanEnv, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawnNode([CLI, ...args], { env: { ...cleanEnv, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] })
   child.stdin.on('error', () => {})
   if (options.keepStdinOpen === true) child.stdin.write(options.input ?? '')
   else child.stdin.end(options.input)
@@ -123,6 +99,25 @@ export async function cli (t: Test, args: string[], options: { input?: string, e
   return { code, stdout: running.stdout(), stderr: running.stderr() }
 }
 
+/** How many runs of `cliAll` are under way at once. */
+const CONCURRENT_RUNS = 4
+
+/**
+ * Runs `logway ARGS` for every entry of `runs` (each with `options`), at most
+ * CONCURRENT_RUNS at a time, and answers the results in the order of `runs`.
+ * For runs that share no state (--help, usage errors, an unreachable server):
+ * each is its own process either way, and most of a run is node starting up.
+ */
+export async function cliAll (t: Test, runs: string[][], options: { input?: string, env?: Record<string, string> } = {}): Promise<Result[]> {
+  const results: Result[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < runs.length; i = next++) results[i] = await cli(t, runs[i] as string[], options)
+  }
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_RUNS, runs.length) }, worker))
+  return results
+}
+
 /** Parses stdout as one JSON document, failing `t` with the text when it is not. */
 export function json<T = unknown> (t: Test, result: Result): T {
   try {
@@ -136,55 +131,4 @@ export function json<T = unknown> (t: Test, result: Result): T {
 /** Parses stdout as JSON lines. */
 export function ndjson<T = unknown> (result: Result): T[] {
   return completeLines(result.stdout).map(line => JSON.parse(line) as T)
-}
-
-/** A record to seed a topic with through the REST API (test setup that is not under test). */
-export interface SeedRecord {
-  partition?: number
-  key?: string
-  value: string
-  headers?: Record<string, string>
-}
-
-/** Calls the server's REST API; fails `t` unless the answer is 2xx. Answers the JSON body. */
-export async function api<T = unknown> (t: Test, server: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server}${path}`, {
-    method,
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-  })
-  const text = await res.text()
-  t.ok(res.ok, `${method} ${path} answered ${res.status} ${text}`)
-  return (text === '' ? undefined : JSON.parse(text)) as T
-}
-
-/** `/v3/clusters/<id>` of the server. */
-export async function clusterPath (t: Test, server: string): Promise<string> {
-  const list = await api<{ data: Array<{ cluster_id: string }> }>(t, server, 'GET', '/v3/clusters')
-  return `/v3/clusters/${list.data[0]?.cluster_id ?? ''}`
-}
-
-/** Creates a topic (with `configs`) and produces `records` to it (as STRING keys and values) through the REST API. */
-export async function seedTopic (t: Test, server: string, topic: string, partitions: number, records: SeedRecord[] = [], configs: Record<string, string> = {}): Promise<void> {
-  const cluster = await clusterPath(t, server)
-  await api(t, server, 'POST', `${cluster}/topics`, {
-    topic_name: topic,
-    partitions_count: partitions,
-    configs: Object.entries(configs).map(([name, value]) => ({ name, value }))
-  })
-  await seedRecords(t, server, topic, records)
-}
-
-/** Produces `records` (STRING keys and values) to an existing topic through the REST API, in order. */
-export async function seedRecords (t: Test, server: string, topic: string, records: SeedRecord[]): Promise<void> {
-  if (records.length === 0) return
-  const cluster = await clusterPath(t, server)
-  await api(t, server, 'POST', `${cluster}/topics/${topic}/records:batch`, {
-    entries: records.map((r, i) => ({
-      id: `r${i}`,
-      ...(r.partition === undefined ? {} : { partition_id: r.partition }),
-      ...(r.key === undefined ? {} : { key: { type: 'STRING', data: r.key } }),
-      value: { type: 'STRING', data: r.value },
-      ...(r.headers === undefined ? {} : { headers: Object.entries(r.headers).map(([name, value]) => ({ name, value: Buffer.from(value).toString('base64') })) })
-    }))
-  })
 }

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { cli, ndjson, requireBuiltCli, seedRecords, seedTopic, spawnCli, startServer } from './cli-harness.js'
+import { cli, cliAll, ndjson, requireBuiltCli, spawnCli, type Result } from './cli-harness.js'
+import { seedRecords, seedTopic, startServer } from './cli-server.js'
 
 t.before(requireBuiltCli)
 
@@ -94,7 +95,7 @@ t.test('--timeout-ms exits 0 once no record arrived for that long', async t => {
 
 t.test('usage errors exit 2 with the usage line', async t => {
   const server = await startServer(t)
-  for (const [args, message] of [
+  const cases = [
     [['--offset', '3'], '--offset needs --partition'],
     [['--group', 'g', '--partition', '0'], '--group cannot be used with --partition or --offset'],
     [['--partition', '0', '--offset', '1', '--from-beginning'], '--offset and --from-beginning cannot be used together'],
@@ -102,8 +103,10 @@ t.test('usage errors exit 2 with the usage line', async t => {
     [['--max-messages', '0'], '--max-messages must be an integer of at least 1'],
     [['--value-format', 'avro'], '--value-format must be one of string, json, binary'],
     [['--bogus'], 'unknown option --bogus']
-  ] as const) {
-    const result = await cli(t, ['consume', 'letters', ...args, '--server', server])
+  ] as const
+  const results = await cliAll(t, cases.map(([args]) => ['consume', 'letters', ...args, '--server', server]))
+  for (const [i, [args, message]] of cases.entries()) {
+    const result = results[i] as Result
     t.equal(result.code, 2, args.join(' '))
     t.match(result.stderr, `logway: ${message}`)
     t.match(result.stderr, /\nUsage: logway consume TOPIC \[options\] \(see logway consume --help\)\n$/)

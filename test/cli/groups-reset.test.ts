@@ -1,6 +1,7 @@
 // logway groups reset-offsets and delete, on groups the CLI's consumers left.
 import t, { type Test } from 'tap'
-import { cli, json, requireBuiltCli, seedTopic, startServer } from './cli-harness.js'
+import { cli, cliAll, json, requireBuiltCli, type Result } from './cli-harness.js'
+import { seedTopic, startServer } from './cli-server.js'
 
 t.before(requireBuiltCli)
 
@@ -65,15 +66,17 @@ t.test('groups reset-offsets (dry run, earliest, an offset on some partitions, a
 })
 
 t.test('groups reset-offsets usage errors exit 2', async t => {
-  for (const [args, message] of [
+  const cases = [
     [['--topic', 't'], 'groups reset-offsets needs exactly one of --to-earliest'],
     [['--topic', 't', '--to-earliest', '--to-latest'], 'groups reset-offsets needs exactly one of --to-earliest'],
     [['--to-earliest'], 'groups reset-offsets needs --topic T'],
     [['--topic', 't:x', '--to-earliest'], '--topic takes TOPIC or TOPIC:P'],
     [['--topic', 't', '--to-datetime', 'yesterday'], '--to-datetime must be a date and time'],
     [['--topic', 't', '--to-offset', '1.5'], '--to-offset must be an offset']
-  ] as const) {
-    const result = await cli(t, ['groups', 'reset-offsets', 'g', ...args, '--server', 'http://127.0.0.1:9'])
+  ] as const
+  const results = await cliAll(t, cases.map(([args]) => ['groups', 'reset-offsets', 'g', ...args, '--server', 'http://127.0.0.1:9']))
+  for (const [i, [args, message]] of cases.entries()) {
+    const result = results[i] as Result
     t.equal(result.code, 2, args.join(' '))
     t.match(result.stderr, `logway: ${message}`)
     t.match(result.stderr, /\nUsage: logway groups reset-offsets GROUP \[options\]/)

@@ -2,7 +2,8 @@
 // run as two groups) played with the logway command line, then the groups
 // commands on what it left.
 import t, { type Test } from 'tap'
-import { cli, json, requireBuiltCli, seedRecords, seedTopic, spawnCli, startServer } from './cli-harness.js'
+import { cli, json, requireBuiltCli, spawnCli } from './cli-harness.js'
+import { seedRecords, seedTopic, startServer } from './cli-server.js'
 
 t.before(requireBuiltCli)
 

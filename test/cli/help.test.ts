@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cli, requireBuiltCli } from './cli-harness.js'
+import { cli, cliAll, requireBuiltCli, type Result } from './cli-harness.js'
 
 t.before(requireBuiltCli)
 
@@ -26,23 +26,22 @@ t.test('--help on every command and subcommand: exit 0, usage, its own flags and
     [['groups', 'delete'], 'Usage: logway groups delete GROUP [options]', []],
     [['groups', 'reset-offsets'], 'Usage: logway groups reset-offsets GROUP [options]', ['--topic T[:P,…]', '--to-earliest', '--to-latest', '--to-offset N', '--to-datetime ISO', '--dry-run']]
   ]
-  for (const [command, usage, flags] of cases) {
-    for (const help of ['--help', '-h']) {
-      const result = await cli(t, [...command, help])
-      t.equal(result.code, 0, `${command.join(' ')} ${help}`)
-      t.equal(result.stdout.split('\n')[0], usage)
-      for (const flag of [...flags, '--server URL', '--json', '-h, --help']) t.match(result.stdout, flag, `${command.join(' ')} --help shows ${flag}`)
-      t.equal(result.stderr, '')
-    }
+  const runs = cases.flatMap(([command, usage, flags]) => ['--help', '-h'].map(help => ({ command, usage, flags, help })))
+  const results = await cliAll(t, runs.map(({ command, help }) => [...command, help]))
+  for (const [i, { command, usage, flags, help }] of runs.entries()) {
+    const result = results[i] as Result
+    t.equal(result.code, 0, `${command.join(' ')} ${help}`)
+    t.equal(result.stdout.split('\n')[0], usage)
+    for (const flag of [...flags, '--server URL', '--json', '-h, --help']) t.match(result.stdout, flag, `${command.join(' ')} --help shows ${flag}`)
+    t.equal(result.stderr, '')
   }
 })
 
 t.test('--help on topics and groups lists their subcommands', async t => {
-  const topics = await cli(t, ['topics', '--help'])
+  const [topics, groups] = await cliAll(t, [['topics', '--help'], ['groups', '-h']]) as [Result, Result]
   t.equal(topics.code, 0)
   t.match(topics.stdout, /^Usage: logway topics <command> \[options\]\n/)
   for (const sub of ['create NAME', 'list', 'describe NAME', 'alter NAME', 'delete NAME']) t.match(topics.stdout, `\n  ${sub} `)
-  const groups = await cli(t, ['groups', '-h'])
   t.equal(groups.code, 0)
   for (const sub of ['list', 'describe GROUP', 'delete GROUP', 'reset-offsets GROUP']) t.match(groups.stdout, `\n  ${sub} `)
 })
@@ -64,8 +63,9 @@ t.test('usage errors exit 2 with one message line and the usage line', async t =
     [['groups', 'describe'], 'logway: groups describe needs GROUP\nUsage: logway groups describe GROUP [options] (see logway groups describe --help)\n'],
     [['groups', 'list', '--json=yes'], 'logway: option --json takes no value\nUsage: logway groups list [options] (see logway groups list --help)\n']
   ]
-  for (const [args, stderr] of cases) {
-    const result = await cli(t, [...args, ...(args.includes('--server') ? [] : NOWHERE)])
+  const results = await cliAll(t, cases.map(([args]) => [...args, ...(args.includes('--server') ? [] : NOWHERE)]))
+  for (const [i, [args, stderr]] of cases.entries()) {
+    const result = results[i] as Result
     t.equal(result.code, 2, args.join(' '))
     t.equal(result.stderr, stderr)
     t.equal(result.stdout, '')

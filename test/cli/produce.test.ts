@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { clusterPath, cli, json, requireBuiltCli, seedTopic, spawnCli, startServer } from './cli-harness.js'
+import { cli, json, requireBuiltCli, spawnCli } from './cli-harness.js'
+import { clusterPath, seedTopic, startServer } from './cli-server.js'
 
 t.before(requireBuiltCli)
 

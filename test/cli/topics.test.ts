@@ -1,7 +1,8 @@
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import t from 'tap'
-import { cli, json, requireBuiltCli, startServer } from './cli-harness.js'
+import { cli, cliAll, json, requireBuiltCli, type Result } from './cli-harness.js'
+import { startServer } from './cli-server.js'
 
 t.before(requireBuiltCli)
 
@@ -95,8 +96,10 @@ t.test('an unreachable server is one line naming the URL, exit 1', async t => {
   probe.close()
   await once(probe, 'close')
   const url = `http://127.0.0.1:${port}`
-  for (const args of [['topics', 'list'], ['produce', 't'], ['consume', 't'], ['groups', 'describe', 'g']]) {
-    const result = await cli(t, [...args, '--server', url], { input: 'a\n' })
+  const commands = [['topics', 'list'], ['produce', 't'], ['consume', 't'], ['groups', 'describe', 'g']]
+  const results = await cliAll(t, commands.map(args => [...args, '--server', url]), { input: 'a\n' })
+  for (const [i, args] of commands.entries()) {
+    const result = results[i] as Result
     t.equal(result.code, 1, `${args.join(' ')} exits 1`)
     t.match(result.stderr, new RegExp(`^logway: cannot reach the server at ${url.replace(/\./g, '\\.')} \\(ECONNREFUSED\\)[^\\n]*\\n$`))
     t.equal(result.stdout, '')

@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { Failure } from './crash-checker.js'
-import { runCrashLoop, type CrashLoopResult } from './crash-loop.js'
+import { runCrashLoop, type CrashLoopOptions, type CrashLoopResult } from './crash-loop.js'
 import { staleBuild, type ServerProcess } from './server-process.js'
 
 // About 21 server starts of ~2 s CPU each (most of it the server's own startup): on a busy
@@ -24,29 +24,32 @@ function kinds (failures: readonly Failure[]): string[] {
   return [...new Set(failures.map(f => f.kind))].sort()
 }
 
-/** Servers started by a test, killed at its teardown whatever happened. */
-function killAtTeardown (t: Test): (server: ServerProcess) => void {
+/**
+ * Runs the crash loop on the test's own data dir with this run's seed, the
+ * load of 20 to 150 ms before each kill, and every server it starts killed
+ * at teardown; `options` sets the cycles, when to kill and the server's
+ * environment. Answers undefined, failing `t`, when dist/ is older than src/.
+ */
+async function crashLoop (t: Test, options: Pick<CrashLoopOptions, 'minCycles' | 'minAckedRecords' | 'maxCycles' | 'killOn' | 'env'>): Promise<CrashLoopResult | undefined> {
+  if (stale !== undefined) {
+    t.fail(stale)
+    return undefined
+  }
   const servers: ServerProcess[] = []
   t.teardown(async () => { await Promise.all(servers.map(async s => await s.killed())) })
-  return server => { servers.push(server) }
+  return await runCrashLoop({
+    dataDir: join(t.testdir(), 'data'),
+    seed,
+    loadMs: { min: 20, max: 150 },
+    onStart: server => { servers.push(server) },
+    ...options
+  })
 }
 
 t.test('kill -9 at random moments loses no acknowledged record or commit', async t => {
-  if (stale !== undefined) {
-    t.fail(stale)
-    return
-  }
   t.comment(`seed ${seed} (replay with LOGWAY_CRASH_SEED=${seed})`)
-  const result = await runCrashLoop({
-    dataDir: join(t.testdir(), 'data'),
-    seed,
-    minCycles: 20,
-    minAckedRecords: 10_000,
-    maxCycles: 60,
-    loadMs: { min: 20, max: 150 },
-    killOn: 'timer',
-    onStart: killAtTeardown(t)
-  })
+  const result = await crashLoop(t, { minCycles: 20, minAckedRecords: 10_000, maxCycles: 60, killOn: 'timer' })
+  if (result === undefined) return
   t.comment(summary(result))
   t.same(result.failures, [], `every acknowledged record and commit survived, offsets dense, ends never back (seed ${seed})`)
   t.same(result.refused, [], 'no request refused while the server was up')
@@ -56,21 +59,8 @@ t.test('kill -9 at random moments loses no acknowledged record or commit', async
 })
 
 t.test('with appends acknowledged before they are written, the checker reports lost acknowledged records', async t => {
-  if (stale !== undefined) {
-    t.fail(stale)
-    return
-  }
-  const result = await runCrashLoop({
-    dataDir: join(t.testdir(), 'data'),
-    seed,
-    minCycles: 5,
-    minAckedRecords: 0,
-    maxCycles: 5,
-    loadMs: { min: 20, max: 150 },
-    killOn: 'ack',
-    env: { LOGWAY_TEST_UNSAFE_EARLY_ACK: '1' },
-    onStart: killAtTeardown(t)
-  })
+  const result = await crashLoop(t, { minCycles: 5, minAckedRecords: 0, maxCycles: 5, killOn: 'ack', env: { LOGWAY_TEST_UNSAFE_EARLY_ACK: '1' } })
+  if (result === undefined) return
   t.comment(`unsafe: ${summary(result)}; found ${kinds(result.failures).join(', ')}`)
   t.match(result.stderr, /WARNING: LOGWAY_TEST_UNSAFE_EARLY_ACK=1/, 'the server warned it loses acknowledged records')
   t.ok(result.failures.some(f => f.kind === 'lost-ack'), `lost acknowledged records reported within ${result.cycles} cycles: ${JSON.stringify(result.failures.slice(0, 3))}`)

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnNode } from '../helpers/spawn-node.js'
 
 // The server runs as users run it: the built dist/cli.js (`npm test` builds first).
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -59,7 +60,7 @@ export class ServerProcess {
    */
   static async start (dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
     const outer = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LOGWAY_')))
-    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
+    const child = spawnNode([CLI, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn'], {
       env: { ...outer, LOGWAY_MAX_EVENT_LOOP_DELAY_MS: '0', LOGWAY_MAX_EVENT_LOOP_UTILIZATION: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
