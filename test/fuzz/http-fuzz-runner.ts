@@ -25,16 +25,16 @@ interface Answer {
 }
 
 /**
- * Fuzzes the operations of openapi.yaml that `select` picks with `defaultRuns`
- * requests (`share` of LOGWAY_FUZZ_RUNS), one request per fast-check run,
+ * Fuzzes the operations of openapi.yaml that `select` picks with `share` of
+ * the fuzz's requests (fuzz-settings.ts), one request per fast-check run,
  * against one app holding the fixtures. Every answer must be below 500,
  * keep its route's declared contract (an error body is an ErrorResponse),
  * and leave the state as it was when it refuses the request; no rejection
  * or exception may go unhandled. A failure is shrunk and printed with the
  * seed that replays it.
  */
-export async function runHttpFuzz (t: Test, select: (op: Operation) => boolean, defaultRuns: number, share: number): Promise<void> {
-  const { seed, runs } = fuzzSettings(t, defaultRuns, share)
+export async function runHttpFuzz (t: Test, select: (op: Operation) => boolean, share: number): Promise<void> {
+  const { seed, runs } = fuzzSettings(t, share)
   const { operations, components } = loadOpenApi()
   const selected = operations.filter(select)
   const fz = await buildFuzzApp(t)
