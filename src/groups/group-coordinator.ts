@@ -58,6 +58,17 @@ export interface MemberStatus {
 
 const MAX_GROUP_ID_LENGTH = 255
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/ // eslint-disable-line no-control-regex
+/** Half of a UTF-16 surrogate pair without its other half: no character at all, and no URL can name it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * Whether a name a client chose (a group id, a consumer instance name) holds
+ * what cannot be one: a control character, or a lone surrogate (which JSON
+ * can carry as an escape but no URL path segment can name).
+ */
+export function hasUnnamableCharacters (name: string): boolean {
+  return CONTROL_CHARACTERS.test(name) || LONE_SURROGATE.test(name)
+}
 const PURGE_CHUNK = 5_000
 /** Logway is a single broker: it coordinates every group. */
 const COORDINATOR_ID = 0
@@ -609,12 +620,12 @@ export class GroupCoordinator {
 }
 
 /**
- * Checks a group id: 1 to 255 characters, no control characters.
+ * Checks a group id: 1 to 255 characters, no control characters or lone surrogates.
  * @throws LogwayError INVALID_GROUP_ID
  */
 export function validateGroupId (groupId: unknown): asserts groupId is string {
-  if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH || CONTROL_CHARACTERS.test(groupId)) {
-    throw new LogwayError('INVALID_GROUP_ID', `The group id must be 1 to ${MAX_GROUP_ID_LENGTH} characters without control characters (got ${JSON.stringify(String(groupId)).slice(0, 300)}).`)
+  if (typeof groupId !== 'string' || groupId.length === 0 || groupId.length > MAX_GROUP_ID_LENGTH || hasUnnamableCharacters(groupId)) {
+    throw new LogwayError('INVALID_GROUP_ID', `The group id must be 1 to ${MAX_GROUP_ID_LENGTH} characters without control characters or lone surrogates (got ${JSON.stringify(String(groupId)).slice(0, 300)}).`)
   }
 }
 

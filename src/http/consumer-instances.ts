@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Clock, TimerHandle } from '../clock.js'
 import { LogwayError } from '../errors.js'
 import type { GroupCoordinator } from '../groups/group-coordinator.js'
-import { validateGroupId } from '../groups/group-coordinator.js'
+import { hasUnnamableCharacters, validateGroupId } from '../groups/group-coordinator.js'
 import type { LogStore } from '../log/log-store.js'
 import { ConsumerInstance, type ConsumerInstanceSettings } from '../groups/consumer-instance.js'
 
@@ -19,7 +19,6 @@ const SESSION_MARGIN_MS = 1_000
 const MAX_TIMER_MS = 2_147_483_647
 /** The longest instance name: it is a URL path segment and a member id prefix. */
 const MAX_NAME_LENGTH = 255
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/ // eslint-disable-line no-control-regex
 
 export interface ConsumerInstancesOptions {
   clock: Clock
@@ -82,8 +81,8 @@ export class ConsumerInstances {
   async create (init: NewInstance): Promise<ConsumerInstance> {
     validateGroupId(init.groupId)
     const name = init.name ?? `rest-consumer-${randomUUID()}`
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH || CONTROL_CHARACTERS.test(name)) {
-      throw new LogwayError('INVALID_REQUEST', `A consumer instance name is 1 to ${MAX_NAME_LENGTH} characters without control characters (got ${JSON.stringify(name).slice(0, 300)}).`)
+    if (name.length === 0 || name.length > MAX_NAME_LENGTH || hasUnnamableCharacters(name)) {
+      throw new LogwayError('INVALID_REQUEST', `A consumer instance name is 1 to ${MAX_NAME_LENGTH} characters without control characters or lone surrogates (got ${JSON.stringify(name).slice(0, 300)}).`)
     }
     const id = entryId(init.groupId, name)
     await this.#closing.get(id)

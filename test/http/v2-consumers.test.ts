@@ -134,6 +134,9 @@ t.test('create: Confluent\'s setting forms are accepted, bad ones refused with 4
   assertError(t, await call(s.app, 'POST', `/consumers/${'g'.repeat(256)}`, {}), 400, 40001, 'INVALID_GROUP_ID')
   assertError(t, await call(s.app, 'POST', '/consumers/g%01', {}), 400, 40001, 'INVALID_GROUP_ID')
   assertError(t, await call(s.app, 'POST', '/consumers/g', { name: 'a\u0001b' }), 400, 40001, 'INVALID_REQUEST', /control characters/)
+  // A lone surrogate (JSON can escape one) names nothing a URL can hold: refused before any instance is made.
+  assertError(t, await call(s.app, 'POST', '/consumers/g', '{"name":"a\\ud800"}'), 400, 40001, 'INVALID_REQUEST', /lone surrogates/)
+  t.equal((await call(s.app, 'POST', '/consumers/g', '{"name":"a\\ud800"}')).statusCode, 400, 'still refused: the first attempt made no instance')
   for (const type of [BINARY, JSON_TYPE, 'application/json', 'application/vnd.kafka+json']) {
     t.equal((await call(s.app, 'POST', '/consumers/g', { name: `t${n++}` }, { 'content-type': type })).statusCode, 200, `Content-Type ${type}`)
   }

@@ -162,6 +162,8 @@ t.test('seek, probe and leave of a member; join errors', async t => {
   t.match(await client.nextOf('error', 'bad'), { code: 'INVALID_SESSION_TIMEOUT', error_code: 40002 })
   join(client, 'bad2', 'g\u0001')
   t.match(await client.nextOf('error', 'bad2'), { code: 'INVALID_GROUP_ID', error_code: 40001 })
+  join(client, 'bad3', 'g\ud800')
+  t.match(await client.nextOf('error', 'bad3'), { code: 'INVALID_GROUP_ID', error_code: 40001, message: /lone surrogates/ })
 })
 
 t.test('auto_commit commits delivered positions on its interval and on a clean close', async t => {
