@@ -1,6 +1,6 @@
 // What every benchmark needs: number formatting, medians and quantiles, and
 // temp data dirs that are removed however the run ends (done, failed, Ctrl-C).
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -60,3 +60,32 @@ export async function runMain (main: () => Promise<void>): Promise<void> {
     process.exitCode = 1
   }
 }
+
+/** The kB figures of /proc/<pid>/status (RssAnon, RssFile, …), in bytes; empty where /proc is missing. */
+export function procStatusBytes (pid: number | 'self' = 'self'): Record<string, number> {
+  const figures: Record<string, number> = {}
+  try {
+    for (const match of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) {
+      figures[match[1] as string] = Number(match[2]) * 1024
+    }
+  } catch {}
+  return figures
+}
+
+/** User + system CPU time in ms (10 ms resolution) from a /proc stat file; NaN where it cannot be read. */
+function statCpuMs (path: string): number {
+  try {
+    const stat = readFileSync(path, 'latin1')
+    // Fields after the parenthesised name: state is the first, utime the 12th and stime the 13th (clock ticks of 10 ms).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** CPU time a process has used, in ms, from /proc/<pid>/stat; NaN elsewhere. */
+export const processCpuMs = (pid: number): number => statCpuMs(`/proc/${pid}/stat`)
+
+/** CPU time this process's main thread has used, in ms (Node 20 has no per-thread CPU clock); NaN elsewhere. */
+export const mainThreadCpuMs = (): number => statCpuMs(`/proc/self/task/${process.pid}/stat`)

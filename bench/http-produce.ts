@@ -10,7 +10,6 @@
 // and closes it. autocannon runs in a worker thread of this process, so the load generator has its
 // own event loop and can use the other CPU instead of queueing behind the server's (bench/README.md).
 // A request counts only when it is 2xx and its body reports every record as written.
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { performance } from 'node:perf_hooks'
@@ -20,7 +19,7 @@ import autocannon from 'autocannon'
 import fastify, { type FastifyInstance } from 'fastify'
 import { loadConfig } from '../src/config.js'
 import { buildServer } from '../src/server.js'
-import { fmt, median, runMain, withTempDataDir } from './bench-util.js'
+import { fmt, mainThreadCpuMs, median, runMain, withTempDataDir } from './bench-util.js'
 import { describeFs, loadAverage, machineSummary, nodeFlagsNote, packageVersion } from './machine-facts.js'
 
 interface Params {
@@ -449,17 +448,17 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
 
       let elu = performance.eventLoopUtilization()
       let cpu = process.cpuUsage()
-      let serverCpu = serverThreadCpuMs()
+      let serverCpu = mainThreadCpuMs()
       let start = performance.now()
       const result = await load.run({ scenarioId: scenario.id, params, url: subject.url, connections, warmupS: params.warmupS, durationS: params.durationS }, () => {
         elu = performance.eventLoopUtilization()
         cpu = process.cpuUsage()
-        serverCpu = serverThreadCpuMs()
+        serverCpu = mainThreadCpuMs()
         start = performance.now()
       })
       const serverElu = performance.eventLoopUtilization(elu).utilization
       const cpuUsed = process.cpuUsage(cpu)
-      const serverCpuMs = serverThreadCpuMs() - serverCpu
+      const serverCpuMs = mainThreadCpuMs() - serverCpu
       const processCpus = (cpuUsed.user + cpuUsed.system) / 1000 / (performance.now() - start)
 
       const recordsPerRequest = scenario.workload.recordsPerRequest(params)
@@ -487,21 +486,6 @@ async function runScenario (load: LoadGenerator, scenario: Scenario, connections
       await subject.close()
     }
   })
-}
-
-/**
- * CPU time (ms, 10 ms resolution) the main thread, where the server runs, has used: Linux's
- * /proc/self/task/<pid>/stat (Node 20 has no per-thread CPU clock); NaN elsewhere.
- */
-function serverThreadCpuMs (): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'latin1')
-    // Fields after the parenthesised name: state is the first, utime the 12th and stime the 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return Number.NaN
-  }
 }
 
 const failureCount = (f: Failures): number => f.non2xx + f.errors + f.timeouts + f.badBodies

@@ -3,10 +3,11 @@
 // over IPC. Its log (JSON lines on stdout) is read for error-level entries.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { SERVER_NODE_FLAGS } from '../src/node-flags.js'
+import { processCpuMs, procStatusBytes } from './bench-util.js'
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const PROBE = fileURLToPath(new URL('./soak-probe.js', import.meta.url))
@@ -113,7 +114,7 @@ export class SoakServer {
     })
     this.#child.send({ type: 'sample', id, gc: this.#gc })
     const { memory, spaces, resources } = await answered
-    const status = procStatus(this.pid)
+    const status = procStatusBytes(this.pid)
     return {
       rssBytes: memory.rss,
       rssAnonBytes: status.RssAnon ?? Number.NaN,
@@ -122,7 +123,7 @@ export class SoakServer {
       heapTotalBytes: memory.heapTotal,
       externalBytes: memory.external,
       arrayBuffersBytes: memory.arrayBuffers,
-      cpuMs: procCpuMs(this.pid),
+      cpuMs: processCpuMs(this.pid),
       spaces,
       resources
     }
@@ -155,28 +156,5 @@ function reportLogEntry (line: string, onError: (message: string) => void): void
     if ((entry.level ?? 0) >= 50) onError(`server log: ${entry.msg ?? ''}${entry.err?.message === undefined ? '' : `: ${entry.err.message}`}`)
   } catch {
     onError(`server stdout: ${line}`)
-  }
-}
-
-/** The kB figures of /proc/<pid>/status, in bytes; empty where /proc is missing. */
-function procStatus (pid: number): Record<string, number> {
-  const figures: Record<string, number> = {}
-  try {
-    for (const match of readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(\w+):\s+(\d+) kB$/gm)) {
-      figures[match[1] as string] = Number(match[2]) * 1024
-    }
-  } catch {}
-  return figures
-}
-
-/** User + system CPU time of a process in ms (10 ms resolution), from /proc/<pid>/stat; NaN elsewhere. */
-function procCpuMs (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    // Fields after the parenthesised name: state is the first, utime the 12th and stime the 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return Number.NaN
   }
 }

@@ -11,13 +11,13 @@
 // by `subscribed`; credit frames are parsed and ignored (the raw server has no flow control).
 // It talks to the bench over IPC: `ready` once listening, a `stats` answer to each `stats` request,
 // and it exits after a `close` (so that --cpu-prof, when given, writes its profile).
-import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { loadConfig, type SettingName } from '../src/config.js'
 import type { LogStore } from '../src/log/log-store.js'
 import { buildServer } from '../src/server.js'
+import { mainThreadCpuMs, procStatusBytes } from './bench-util.js'
 
 export interface ServerOptions {
   mode: 'raw' | 'logway'
@@ -134,38 +134,15 @@ async function rawServer (): Promise<Subject> {
   }
 }
 
-/** RssAnon and RssFile of /proc/self/status, in bytes; NaN where there is no /proc. */
-function rssParts (): { anon: number, file: number } {
-  try {
-    const status = readFileSync('/proc/self/status', 'latin1')
-    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024
-    return { anon: kib('RssAnon'), file: kib('RssFile') }
-  } catch {
-    return { anon: Number.NaN, file: Number.NaN }
-  }
-}
-
-/** utime + stime of the main thread, from /proc/self/task/<pid>/stat (Node 20 has no per-thread CPU clock). */
-function mainThreadCpuMs (): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'latin1')
-    // Fields after the parenthesised name: state is the first, utime the 12th and stime the 13th (clock ticks of 10 ms).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
-  } catch {
-    return Number.NaN
-  }
-}
-
 function stats (subject: Subject): ServerStats {
   const memory = process.memoryUsage()
-  const parts = rssParts()
+  const status = procStatusBytes()
   const elu = performance.eventLoopUtilization()
   const cpu = process.cpuUsage()
   return {
     rssBytes: memory.rss,
-    rssAnonBytes: parts.anon,
-    rssFileBytes: parts.file,
+    rssAnonBytes: status.RssAnon ?? Number.NaN,
+    rssFileBytes: status.RssFile ?? Number.NaN,
     heapUsedBytes: memory.heapUsed,
     heapTotalBytes: memory.heapTotal,
     externalBytes: memory.external,
