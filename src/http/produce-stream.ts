@@ -16,11 +16,12 @@ export interface SettledRecords {
  * What a produce body turned out to be. `single`: exactly one object, whose
  * outcome is record 0 of `settled`, or `error` when `produce` failed as a
  * whole. `stream`: a second object began; `output` carries one line per
- * record, in request order.
+ * record, in request order: a Buffer when the whole answer was known before
+ * its first line could be written, else a stream of the lines as they come.
  */
 export type ProduceBodyShape<T extends SettledRecords> =
   | { mode: 'single', settled: T | undefined, error: unknown }
-  | { mode: 'stream', output: Readable }
+  | { mode: 'stream', output: Readable | Buffer }
 
 export interface ProduceStreamOptions<T extends SettledRecords> {
   /** The request body, unread. */
@@ -318,16 +319,13 @@ export class ProduceStream<T extends SettledRecords> {
       if (this.#queue[0]?.done !== true) return
       if (this.#stopped && this.#queue.every(group => group.done)) {
         // The whole answer is known before its first line: it is handed on
-        // complete, so it leaves in one write rather than a write per group and
-        // another for the end.
+        // complete, as bytes, so it leaves in one write with its length rather
+        // than through a stream, in chunks, with another write for the end.
         for (const group of this.#queue) this.#render(group)
         this.#queue.length = 0
         this.#inFlight = 0
         this.#outputEnded = true
-        const whole = new Readable({ read () {} })
-        whole.push(this.#lines.take())
-        whole.push(null)
-        this.#resolveShape({ mode: 'stream', output: whole })
+        this.#resolveShape({ mode: 'stream', output: this.#lines.take() })
         this.#resolveFinished()
         return
       }

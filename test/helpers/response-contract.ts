@@ -45,12 +45,15 @@ ajv.addKeyword({ keyword: 'headers' })
 // The not-found handler answers 404, or 503 while the server shuts down: always an error body.
 const NOT_FOUND_RESPONSES: Record<string, unknown> = { '4xx': { $ref: 'ErrorResponse#' }, '5xx': { $ref: 'ErrorResponse#' } }
 const compiled = new WeakMap<object, ValidateFunction>()
+/** A line of a streamed answer that reports a failure. */
+const ERROR_LINE = { $ref: 'ErrorResponse#' }
 
 /**
  * Checks one response against the responses its route declares: the exact
  * status, else Fastify's range key ('4xx'), else 'default' — as Fastify picks
  * a serializer. A plain declaration is a JSON body; one with `content` names
- * its media types. Stream bodies are not read.
+ * its media types. Stream bodies are not read; a body of several JSON lines
+ * (a streamed answer handed on whole) is checked line by line.
  * @returns what is wrong, or undefined when the response keeps the contract
  */
 export function checkResponse (response: SentResponse): Omit<ContractViolation, 'method' | 'url' | 'status'> | undefined {
@@ -75,6 +78,12 @@ export function checkResponse (response: SentResponse): Omit<ContractViolation, 
   }
 
   if (isStream(payload)) return undefined
+  let validate: ValidateFunction
+  try {
+    validate = validatorFor(schema)
+  } catch (err) {
+    return { problem: `the schema declared for status ${status} does not compile: ${(err as Error).message}` }
+  }
   let body: unknown = null
   if (!empty) {
     const text = Buffer.isBuffer(payload) ? payload.toString('utf8') : String(payload)
@@ -82,20 +91,36 @@ export function checkResponse (response: SentResponse): Omit<ContractViolation, 
       try {
         body = JSON.parse(text)
       } catch {
-        return { problem: `the body is not JSON: ${text.slice(0, 200)}` }
+        return checkLines(text, validate, status)
       }
     } else {
       body = text
     }
   }
-  let validate: ValidateFunction
-  try {
-    validate = validatorFor(schema)
-  } catch (err) {
-    return { problem: `the schema declared for status ${status} does not compile: ${(err as Error).message}` }
-  }
   if (validate(body)) return undefined
   return { problem: `the body does not match the schema declared for status ${status}: ${JSON.stringify(body).slice(0, 500)}`, errors: validate.errors ?? [] }
+}
+
+/**
+ * A streamed answer handed on whole (v3 streaming produce): one JSON object
+ * per line, each the declared body or, for a record that failed, an
+ * ErrorResponse.
+ */
+function checkLines (text: string, validate: ValidateFunction, status: number): Omit<ContractViolation, 'method' | 'url' | 'status'> | undefined {
+  const lines = text.split('\n')
+  if (lines.pop() !== '' || lines.length < 2) return { problem: `the body is not JSON: ${text.slice(0, 200)}` }
+  const validateError = validatorFor(ERROR_LINE)
+  for (const [i, line] of lines.entries()) {
+    let body: unknown
+    try {
+      body = JSON.parse(line)
+    } catch {
+      return { problem: `line ${i + 1} of the body is not JSON: ${line.slice(0, 200)}` }
+    }
+    if (validate(body) || validateError(body)) continue
+    return { problem: `line ${i + 1} of the body matches neither the schema declared for status ${status} nor ErrorResponse: ${line.slice(0, 500)}`, errors: validate.errors ?? [] }
+  }
+  return undefined
 }
 
 /**

@@ -50,6 +50,14 @@ t.test('checkResponse', async t => {
     t.match(checkResponse(sent({ payload: '' })), { problem: /does not match/ }, 'an empty body is not a HealthResponse')
   })
 
+  t.test('checks a streamed answer handed on whole line by line: the declared body or an ErrorResponse', async t => {
+    const lines = (...bodies: unknown[]): string => bodies.map(body => JSON.stringify(body) + '\n').join('')
+    t.equal(checkResponse(sent({ payload: Buffer.from(lines(health, errorBody, health)) })), undefined)
+    t.match(checkResponse(sent({ payload: lines(health, { ...health, uptime_ms: '5' }) })), { problem: /line 2 of the body matches neither/ })
+    t.match(checkResponse(sent({ payload: lines(health) + '{"status":\n' })), { problem: /line 2 of the body is not JSON/ })
+    t.match(checkResponse(sent({ payload: lines(health, health).trimEnd() })), { problem: /the body is not JSON/ }, 'each line ends with a newline')
+  })
+
   t.test('a JSON declaration needs a JSON content type', async t => {
     t.match(checkResponse(sent({ contentType: 'text/plain; charset=utf-8' })), { problem: /content type text\/plain; charset=utf-8 for a JSON body/ })
     t.equal(checkResponse(sent({ status: 204, contentType: undefined, payload: undefined, declared: { 204: { type: 'null' } } })), undefined, 'an empty 204')
