@@ -352,21 +352,32 @@ export class ProduceStream<T extends SettledRecords> {
     if (!this.#stopped && this.#inFlight < this.#options.maxInFlight) this.#pump()
   }
 
-  /** Writes the lines of a settled group: those of the records produced a run at a time. */
+  /** Writes the lines of a settled group. */
   #render (group: Group<T>): void {
-    const lines = this.#lines
-    const settled = group.outcomes
-    let from = 0
-    for (let i = 0; i < group.count; i++) {
-      const failure = settled === undefined ? group.error : settled.failure(i)
-      if (failure === undefined) continue
-      if (from < i) this.#options.report(settled as T, from, i, lines)
-      lines.text(JSON.stringify(this.#options.failure(failure, group.firstIndex + i)))
-      lines.byte(NEWLINE)
-      from = i + 1
-    }
-    if (from < group.count) this.#options.report(settled as T, from, group.count, lines)
+    renderLines(group.outcomes, group.error, group.firstIndex, group.count, this.#options, this.#lines)
   }
+}
+
+/**
+ * Writes the lines of `count` records issued together, the first of them
+ * record `firstIndex` of the body: those produced a run at a time through
+ * `report`, each failed one as its `failure` object; `settled` undefined
+ * means they all failed with `error`.
+ */
+export function renderLines<T extends SettledRecords> (
+  settled: T | undefined, error: unknown, firstIndex: number, count: number,
+  options: Pick<ProduceStreamOptions<T>, 'report' | 'failure'>, lines: AnswerBuilder
+): void {
+  let from = 0
+  for (let i = 0; i < count; i++) {
+    const failure = settled === undefined ? error : settled.failure(i)
+    if (failure === undefined) continue
+    if (from < i) options.report(settled as T, from, i, lines)
+    lines.text(JSON.stringify(options.failure(failure, firstIndex + i)))
+    lines.byte(NEWLINE)
+    from = i + 1
+  }
+  if (from < count) options.report(settled as T, from, count, lines)
 }
 
 function clientGone (): LogwayError {
@@ -374,7 +385,7 @@ function clientGone (): LogwayError {
 }
 
 /** The error a stream splitting failure is rendered as: 400 for malformed JSON, 413 for an object over the limit. */
-function inputError (err: unknown): unknown {
+export function inputError (err: unknown): unknown {
   if (!(err instanceof JsonObjectStreamError)) return err
   if (err.reason === 'too-large') {
     return Object.assign(new Error(`Body too large: ${err.message} (the server's bodyLimit bounds each record, not the stream).`), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })

@@ -6,8 +6,9 @@ import { renderError } from './error-handler.js'
 import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { produceBatch, unknownTopic, type ProducedBatch } from './produce-record.js'
 import { ProducedText } from './produced-text.js'
-import { ProduceStream } from './produce-stream.js'
-import type { AnswerBuilder } from './answer-builder.js'
+import { inputError, ProduceStream, renderLines, type ProduceStreamOptions } from './produce-stream.js'
+import { AnswerBuilder } from './answer-builder.js'
+import { JsonObjectStream } from './json-object-stream.js'
 
 /**
  * The most records of one streamed produce request that are issued and not
@@ -20,12 +21,29 @@ interface ProduceParams {
   topic_name: string
 }
 
+/**
+ * A body whose Content-Length is at most this is read whole before its
+ * records are produced: it cannot outgrow what the server holds for a
+ * request anyway, and the records read at once would have been issued
+ * together and answered in one piece by the stream too.
+ */
+export const WHOLE_BODY_BYTES = 64 * 1024
+
 /** What this route's JSON parser hands on: the body, unread, for the handler to read as it arrives. */
 class UnreadBody {
   readonly #stream: Readable
   constructor (stream: Readable) { this.#stream = stream }
   get stream (): Readable { return this.#stream }
 }
+
+/** What this route's JSON parser hands on for a body of known, small length (WHOLE_BODY_BYTES): its bytes. */
+class WholeBody {
+  readonly #bytes: Buffer
+  constructor (bytes: Buffer) { this.#bytes = bytes }
+  get bytes (): Buffer { return this.#bytes }
+}
+
+type RecordsOptions = Pick<ProduceStreamOptions<ProducedBatch>, 'produce' | 'report' | 'failure'>
 
 /**
  * POST /v3/clusters/{cluster_id}/topics/{topic_name}/records: Confluent v3
@@ -42,8 +60,10 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
   // Only this plugin's routes see the replaced parsers: a JSON body is handed on unread, any other is a 415.
   app.removeContentTypeParser('text/plain')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', (_request, payload, done) => {
-    done(null, new UnreadBody(payload))
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    const length = Number(request.headers['content-length'])
+    if (length > 0 && length <= WHOLE_BODY_BYTES && length <= request.routeOptions.bodyLimit) readWhole(payload, length, done)
+    else done(null, new UnreadBody(payload))
   })
 
   installIdempotentProduce(app)
@@ -60,7 +80,7 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
       summary: 'Produce records (Confluent REST Proxy v3)',
       description: [
         'Without partition_id, a keyed record goes to the partition murmur2(key) picks (as Kafka\'s default partitioner) and an unkeyed one round-robin. Answers once the record is durable.',
-        'Streaming mode: a body of several concatenated JSON objects (NDJSON is a special case; send it with `Transfer-Encoding: chunked` for as long as you like) is answered 200 with one delivery report or error object per record, in request order, as concatenated JSON (one per line). The body is read as it arrives and each record is produced as soon as it is parsed; its line is written once it and every record before it are durable. A body holding exactly one object keeps single-record semantics (the HTTP status is its outcome), so the first line is written once the second object begins (or the single answer once the body ends).',
+        `Streaming mode: a body of several concatenated JSON objects (NDJSON is a special case; send it with \`Transfer-Encoding: chunked\` for as long as you like) is answered 200 with one delivery report or error object per record, in request order, as concatenated JSON (one per line). A chunked body, or one longer than ${WHOLE_BODY_BYTES / 1024} KiB, is read as it arrives and each record is produced as soon as it is parsed; its line is written once it and every record before it are durable. A shorter body with a Content-Length is read whole first, its records produced together and answered in one piece (the same lines). A body holding exactly one object keeps single-record semantics (the HTTP status is its outcome), so the first line is written once the second object begins (or the single answer once the body ends).`,
         `Limits: each object is bounded by the server's body limit (over it: 413 for the first object; later, an error line and the end of the response); the stream as a whole is not. At most ${MAX_RECORDS_IN_FLIGHT} records are in flight: beyond that, and while the client does not read the response, the request is not read. Malformed JSON mid-stream is answered with an error line at that point, then the response ends; records before it stay written and reported. A server shutting down ends open streams the same way (error_code 50301).`,
         'Idempotency-Key: a retry writes nothing and is given the first answer again, a stream\'s whole answer included. With a key the body is read whole before the first record is produced, so a stream is bounded by the body limit (over it: 413, nothing written).'
       ].join('\n\n'),
@@ -94,16 +114,13 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     if (!log.hasTopic(topic)) throw unknownTopic(topic)
     const body: unknown = request.body
     // Only a request without a body (and without Content-Type) gets here unparsed.
-    if (!(body instanceof UnreadBody)) throw request.validationError ?? new LogwayError('INVALID_REQUEST', 'The body must be a JSON object.')
+    if (!(body instanceof UnreadBody) && !(body instanceof WholeBody)) throw request.validationError ?? new LogwayError('INVALID_REQUEST', 'The body must be a JSON object.')
 
     // Made at the first report: a single-record body writes none.
     let reportLines: ReturnType<typeof reportWriter> | undefined
     const check = bodyChecker(request)
     const claim = claimOf(request)
-    const stream = new ProduceStream<ProducedBatch>({
-      input: body.stream,
-      maxObjectBytes: request.routeOptions.bodyLimit,
-      maxInFlight: MAX_RECORDS_IN_FLIGHT,
+    const records: RecordsOptions = {
       produce: (values, firstIndex) => produceBatch(log, topic, values, check, claim === undefined ? undefined : { claim, firstIndex }),
       report: (produced, from, to, out) => { (reportLines ??= reportWriter(log.clusterId, topic))(produced, from, to, out) },
       failure: (err, index) => {
@@ -113,6 +130,17 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
         if (unexpected) request.log.error({ err, record: index }, 'record failed')
         return { ...error, message: `record ${index}: ${error.message}` }
       }
+    }
+    if (body instanceof WholeBody) {
+      const answer = await produceWhole(body.bytes, request.routeOptions.bodyLimit, records)
+      return answer instanceof AnswerBuilder ? reply.type(`${request.responseType}; charset=utf-8`).send(answer.take()) : answer
+    }
+
+    const stream = new ProduceStream<ProducedBatch>({
+      input: body.stream,
+      maxObjectBytes: request.routeOptions.bodyLimit,
+      maxInFlight: MAX_RECORDS_IN_FLIGHT,
+      ...records
     })
     open.set(stream, () => {
       stream.stop(new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down: records from here on were not read.'))
@@ -136,6 +164,79 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
     return reply.type(`${request.responseType}; charset=utf-8`).send(shape.output)
   })
 }
+
+/**
+ * Reads a body of `length` bytes whole and hands it on as a WholeBody; a
+ * client that goes away first fails the request as it would a stream.
+ */
+function readWhole (payload: Readable, length: number, done: (err: Error | null, body?: unknown) => void): void {
+  const bytes = Buffer.allocUnsafe(length)
+  let at = 0
+  let over = false
+  const onData = (chunk: Buffer): void => {
+    if (at + chunk.length > length) {
+      over = true
+      return
+    }
+    chunk.copy(bytes, at)
+    at += chunk.length
+  }
+  const onEnd = (): void => {
+    payload.off('data', onData)
+    payload.off('error', onError)
+    // Node's parser frames the body by its Content-Length, so neither happens from a socket.
+    if (over || at !== length) done(new LogwayError('INVALID_REQUEST', `The body's length is not its Content-Length (${length} bytes).`))
+    else done(null, new WholeBody(bytes))
+  }
+  const onError = (err: Error): void => {
+    payload.off('data', onData)
+    payload.off('end', onEnd)
+    done(err)
+  }
+  payload.on('data', onData)
+  payload.once('end', onEnd)
+  payload.once('error', onError)
+}
+
+/**
+ * The v3 produce of a body read whole: the same answer the stream gives
+ * (see ProduceStream), made at once. Exactly one object and nothing after
+ * it: the single record's report (an HTTP error when it failed); else the
+ * lines of every record, in order, then the line for malformed JSON or an
+ * object over the limit where the body was cut, as an AnswerBuilder.
+ */
+async function produceWhole (bytes: Buffer, maxObjectBytes: number, records: RecordsOptions): Promise<object> {
+  const splitter = new JsonObjectStream({ maxObjectBytes })
+  splitter.push(bytes)
+  splitter.end()
+  const values: object[] = []
+  let cut: unknown
+  try {
+    for (let value = splitter.next(); value !== undefined; value = splitter.next()) values.push(value)
+  } catch (err) {
+    cut = inputError(err)
+  }
+  if (values.length === 0) throw cut ?? new LogwayError('INVALID_REQUEST', 'Body is not valid JSON: it holds no JSON object.')
+  let settled: ProducedBatch | undefined
+  let error: unknown
+  try {
+    settled = await records.produce(values, 0)
+  } catch (err) {
+    error = err
+  }
+  if (values.length === 1 && cut === undefined) {
+    const failure = settled === undefined ? error : settled.failure(0)
+    if (failure !== undefined) throw failure
+    return { error_code: 200, ...(settled as ProducedBatch).produced(0) }
+  }
+  const lines = new AnswerBuilder(values.length * REPORT_BYTES)
+  renderLines(settled, error, 0, values.length, records, lines)
+  if (cut !== undefined) lines.text(JSON.stringify(records.failure(cut, values.length)) + '\n')
+  return lines
+}
+
+/** About the size of one report line, to size an answer's buffer. */
+const REPORT_BYTES = 256
 
 const REPORT_OPEN = Buffer.from('{"error_code":200,')
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
 import type { Config } from '../../src/config.js'
 import { ProduceStream, type SettledRecords } from '../../src/http/produce-stream.js'
-import { MAX_RECORDS_IN_FLIGHT } from '../../src/http/v3-records-routes.js'
+import { MAX_RECORDS_IN_FLIGHT, WHOLE_BODY_BYTES } from '../../src/http/v3-records-routes.js'
 import type { LogStore } from '../../src/log/log-store.js'
 import { BatchAppendResult, RecordBatch } from '../../src/log/record-batch.js'
 import type { CreateTopicOptions } from '../../src/log/types.js'
@@ -143,6 +143,45 @@ t.test('each report is written as soon as its record is durable: the client wait
   t.equal(await lines.next(), null, 'the response ends with the request')
   const fetched = await s.app.inject(`${s.path.replace(/\/records$/, '')}/partitions/0/records?format=string`)
   t.same((fetched.json() as { records: Array<{ value: string }> }).records.map(r => r.value), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'])
+})
+
+t.test('a body of known length (read whole) and the same body chunked (read as it arrives) get the same answer', async t => {
+  const s = await listen(t)
+  const send = async (topic: string, body: string, chunked: boolean): Promise<{ status: number, text: string }> => {
+    const req = request({
+      host: '127.0.0.1',
+      port: s.port,
+      method: 'POST',
+      path: s.path.replace(`/topics/${TOPIC}/`, `/topics/${topic}/`),
+      agent: false,
+      headers: { 'content-type': 'application/json', ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(Buffer.byteLength(body)) }) }
+    })
+    req.end(body)
+    const [res] = await once(req, 'response') as [IncomingMessage]
+    res.setEncoding('utf8')
+    let text = ''
+    for await (const chunk of res) text += chunk as string
+    return { status: res.statusCode ?? 0, text: text.replaceAll(topic, 'TOPIC') }
+  }
+  const bodies: Array<[string, string]> = [
+    ['one record', record(0)],
+    ['one record, its partition unknown', record(0, { partition_id: 5 })],
+    ['three records, the middle one invalid', record(0) + record(1, { surplus: true }) + record(2)],
+    ['two records, then malformed JSON', record(0) + record(1) + '{"value": '],
+    ['one record, then garbage', record(0) + 'x'],
+    ['whitespace only', ' \n '],
+    ['not an object', '[1]'],
+    ['records on one line, no newlines', record(0).trim() + record(1).trim() + record(2).trim()]
+  ]
+  for (const [i, [name, body]] of bodies.entries()) {
+    t.ok(Buffer.byteLength(body) <= WHOLE_BODY_BYTES, `${name}: short enough to be read whole`)
+    await s.log.createTopic(`whole-${i}`, { partitions: 1 })
+    await s.log.createTopic(`chunked-${i}`, { partitions: 1 })
+    const whole = await send(`whole-${i}`, body, false)
+    const chunked = await send(`chunked-${i}`, body, true)
+    t.same(whole, chunked, name)
+    t.equal(s.log.partitionInfo(`whole-${i}`, 0).logEndOffset, s.log.partitionInfo(`chunked-${i}`, 0).logEndOffset, `${name}: as many records written`)
+  }
 })
 
 t.test('20,000 records in one stream: 20,000 reports in order, offsets dense', async t => {
