@@ -104,6 +104,10 @@ t.test('a second SIGTERM while waiting exits at once with code 1', async t => {
   // A grace period the test cannot outlast on a busy machine: only the second signal ends the wait.
   const server = await serve(t, 2 * HANG_MS)
   const stuck = await open(server.port, 'POST /v3/clusters/c/topics HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{')
+  // An answer on another connection, sent after the stuck request's bytes: by then the server has
+  // read them, so the stuck request is under way (a connection with nothing read yet is idle, and
+  // closing the server closes idle connections at once).
+  t.equal((await fetch(`http://127.0.0.1:${server.port}/health`)).status, 200)
   server.signal('SIGTERM')
   // Signals sent close together may arrive as one: the second is sent once the first has closed the listener.
   t.ok(await refusesConnections(server.port), 'the first SIGTERM closed the listener')
