@@ -240,7 +240,7 @@ export class ProduceStream<T extends SettledRecords> {
     this.#stopReading()
     if (this.#mode === 'undecided') {
       if (this.#splitter.count === 0) {
-        this.#rejectShape(new LogwayError('INVALID_REQUEST', 'Body is not valid JSON: it holds no JSON object.'))
+        this.#rejectShape(noObject())
         this.#resolveFinished()
       } else {
         this.#decideSingle()
@@ -358,13 +358,53 @@ export class ProduceStream<T extends SettledRecords> {
   }
 }
 
+/** A report line is about this long: the first guess at the size of an answer made at once. */
+const REPORT_LINE_BYTES = 256
+
+/**
+ * The shape ProduceStream gives a body whose bytes are all in hand, made at
+ * once: its objects are produced in one call, as the stream would issue
+ * objects that arrive together, and a stream's answer is bytes. Exactly one
+ * object and nothing after it is `single`; anything after a first object
+ * (another, or bytes that cut the body short) makes it a `stream`, whose
+ * lines end with the line for the cut.
+ * @throws (rejects) as `shape` does: no object, or the body cut before its first
+ */
+export async function wholeBodyShape<T extends SettledRecords> (
+  bytes: Buffer, options: Pick<ProduceStreamOptions<T>, 'maxObjectBytes' | 'produce' | 'report' | 'failure'>
+): Promise<ProduceBodyShape<T>> {
+  const splitter = new JsonObjectStream({ maxObjectBytes: options.maxObjectBytes })
+  splitter.push(bytes)
+  splitter.end()
+  const values: object[] = []
+  let cut: unknown
+  try {
+    for (let value = splitter.next(); value !== undefined; value = splitter.next()) values.push(value)
+  } catch (err) {
+    cut = inputError(err)
+  }
+  if (values.length === 0) throw cut ?? noObject()
+  let settled: T | undefined
+  let error: unknown
+  try {
+    settled = await options.produce(values, 0)
+  } catch (err) {
+    error = err
+  }
+  if (values.length === 1 && cut === undefined) return { mode: 'single', settled, error }
+  const lines = new AnswerBuilder(values.length * REPORT_LINE_BYTES)
+  renderLines(settled, error, 0, values.length, options, lines)
+  if (cut !== undefined) renderLines(undefined, cut, values.length, 1, options, lines)
+  return { mode: 'stream', output: lines.take() }
+}
+
 /**
  * Writes the lines of `count` records issued together, the first of them
  * record `firstIndex` of the body: those produced a run at a time through
  * `report`, each failed one as its `failure` object; `settled` undefined
  * means they all failed with `error`.
  */
-export function renderLines<T extends SettledRecords> (
+function renderLines<T extends SettledRecords> (
   settled: T | undefined, error: unknown, firstIndex: number, count: number,
   options: Pick<ProduceStreamOptions<T>, 'report' | 'failure'>, lines: AnswerBuilder
 ): void {
@@ -380,12 +420,16 @@ export function renderLines<T extends SettledRecords> (
   if (from < count) options.report(settled as T, from, count, lines)
 }
 
+function noObject (): LogwayError {
+  return new LogwayError('INVALID_REQUEST', 'Body is not valid JSON: it holds no JSON object.')
+}
+
 function clientGone (): LogwayError {
   return new LogwayError('INVALID_REQUEST', 'The client closed the request before its end.')
 }
 
 /** The error a stream splitting failure is rendered as: 400 for malformed JSON, 413 for an object over the limit. */
-export function inputError (err: unknown): unknown {
+function inputError (err: unknown): unknown {
   if (!(err instanceof JsonObjectStreamError)) return err
   if (err.reason === 'too-large') {
     return Object.assign(new Error(`Body too large: ${err.message} (the server's bodyLimit bounds each record, not the stream).`), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })

@@ -6,9 +6,8 @@ import { renderError } from './error-handler.js'
 import { claimOf, IDEMPOTENCY_HEADERS, IDEMPOTENCY_RESPONSES, installIdempotentProduce, KEY_REUSED, REPLAYED_HEADERS } from './idempotent-produce.js'
 import { produceBatch, unknownTopic, type ProducedBatch } from './produce-record.js'
 import { ProducedText } from './produced-text.js'
-import { inputError, ProduceStream, renderLines, type ProduceStreamOptions } from './produce-stream.js'
-import { AnswerBuilder } from './answer-builder.js'
-import { JsonObjectStream } from './json-object-stream.js'
+import { ProduceStream, wholeBodyShape, type ProduceBodyShape, type ProduceStreamOptions } from './produce-stream.js'
+import type { AnswerBuilder } from './answer-builder.js'
 
 /**
  * The most records of one streamed produce request that are issued and not
@@ -131,30 +130,29 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
         return { ...error, message: `record ${index}: ${error.message}` }
       }
     }
+    let shape: ProduceBodyShape<ProducedBatch>
     if (body instanceof WholeBody) {
-      const answer = await produceWhole(body.bytes, request.routeOptions.bodyLimit, records)
-      return answer instanceof AnswerBuilder ? reply.type(`${request.responseType}; charset=utf-8`).send(answer.take()) : answer
-    }
-
-    const stream = new ProduceStream<ProducedBatch>({
-      input: body.stream,
-      maxObjectBytes: request.routeOptions.bodyLimit,
-      maxInFlight: MAX_RECORDS_IN_FLIGHT,
-      ...records
-    })
-    const slot = open.add(() => {
-      stream.stop(new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down: records from here on were not read.'))
-      // The client may still be sending: once the answer is out, drop the connection so the server can close.
-      finished(reply.raw, () => { if (!request.raw.complete) request.raw.destroy() })
-    })
-    stream.finished.then(() => open.delete(slot))
-
-    let shape
-    try {
-      shape = await stream.shape
-    } catch (err) {
-      closeAfterReply(request, reply)
-      throw err
+      // All read already: nothing to stop at shutdown, and no connection to close after an error.
+      shape = await wholeBodyShape(body.bytes, { maxObjectBytes: request.routeOptions.bodyLimit, ...records })
+    } else {
+      const stream = new ProduceStream<ProducedBatch>({
+        input: body.stream,
+        maxObjectBytes: request.routeOptions.bodyLimit,
+        maxInFlight: MAX_RECORDS_IN_FLIGHT,
+        ...records
+      })
+      const slot = open.add(() => {
+        stream.stop(new LogwayError('BROKER_NOT_AVAILABLE', 'The server is shutting down: records from here on were not read.'))
+        // The client may still be sending: once the answer is out, drop the connection so the server can close.
+        finished(reply.raw, () => { if (!request.raw.complete) request.raw.destroy() })
+      })
+      stream.finished.then(() => open.delete(slot))
+      try {
+        shape = await stream.shape
+      } catch (err) {
+        closeAfterReply(request, reply)
+        throw err
+      }
     }
     if (shape.mode === 'single') {
       const failure = shape.settled === undefined ? shape.error : shape.settled.failure(0)
@@ -172,20 +170,15 @@ export const v3RecordsRoutes: FastifyPluginAsync = async (app) => {
 function readWhole (payload: Readable, length: number, done: (err: Error | null, body?: unknown) => void): void {
   const bytes = Buffer.allocUnsafe(length)
   let at = 0
-  let over = false
   const onData = (chunk: Buffer): void => {
-    if (at + chunk.length > length) {
-      over = true
-      return
-    }
-    chunk.copy(bytes, at)
+    if (at + chunk.length <= length) chunk.copy(bytes, at)
     at += chunk.length
   }
   const onEnd = (): void => {
     payload.off('data', onData)
     payload.off('error', onError)
-    // Node's parser frames the body by its Content-Length, so neither happens from a socket.
-    if (over || at !== length) done(new LogwayError('INVALID_REQUEST', `The body's length is not its Content-Length (${length} bytes).`))
+    // Node's parser frames the body by its Content-Length, so this does not happen from a socket.
+    if (at !== length) done(new LogwayError('INVALID_REQUEST', `The body's length is not its Content-Length (${length} bytes).`))
     else done(null, new WholeBody(bytes))
   }
   const onError = (err: Error): void => {
@@ -197,46 +190,6 @@ function readWhole (payload: Readable, length: number, done: (err: Error | null,
   payload.once('end', onEnd)
   payload.once('error', onError)
 }
-
-/**
- * The v3 produce of a body read whole: the same answer the stream gives
- * (see ProduceStream), made at once. Exactly one object and nothing after
- * it: the single record's report (an HTTP error when it failed); else the
- * lines of every record, in order, then the line for malformed JSON or an
- * object over the limit where the body was cut, as an AnswerBuilder.
- */
-async function produceWhole (bytes: Buffer, maxObjectBytes: number, records: RecordsOptions): Promise<object> {
-  const splitter = new JsonObjectStream({ maxObjectBytes })
-  splitter.push(bytes)
-  splitter.end()
-  const values: object[] = []
-  let cut: unknown
-  try {
-    for (let value = splitter.next(); value !== undefined; value = splitter.next()) values.push(value)
-  } catch (err) {
-    cut = inputError(err)
-  }
-  if (values.length === 0) throw cut ?? new LogwayError('INVALID_REQUEST', 'Body is not valid JSON: it holds no JSON object.')
-  let settled: ProducedBatch | undefined
-  let error: unknown
-  try {
-    settled = await records.produce(values, 0)
-  } catch (err) {
-    error = err
-  }
-  if (values.length === 1 && cut === undefined) {
-    const failure = settled === undefined ? error : settled.failure(0)
-    if (failure !== undefined) throw failure
-    return { error_code: 200, ...(settled as ProducedBatch).produced(0) }
-  }
-  const lines = new AnswerBuilder(values.length * REPORT_BYTES)
-  renderLines(settled, error, 0, values.length, records, lines)
-  if (cut !== undefined) lines.text(JSON.stringify(records.failure(cut, values.length)) + '\n')
-  return lines
-}
-
-/** About the size of one report line, to size an answer's buffer. */
-const REPORT_BYTES = 256
 
 const REPORT_OPEN = Buffer.from('{"error_code":200,')
 
